@@ -1,0 +1,69 @@
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// What a test may replace; the executable takes the defaults.
+public struct AppOverrides: Sendable {
+    public var now: @Sendable () -> Date = { Date() }
+    public var maximumDatabaseConnections = 20
+    public init() {}
+}
+
+/// The composition root, used by `registrar serve` and by the tests alike.
+public func buildApplication(config: RegistrarConfig, logger: Logger, overrides: AppOverrides = .init()) throws -> some ApplicationProtocol {
+    let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections),
+                                  backgroundLogger: logger)
+    let database = Database(client: postgres, logger: logger)
+    let migrator = try Migrator(directory: config.sqlDirectory)
+    let hasher = Argon2Hasher(parameters: config.argon2, threads: config.argon2Threads, queueLimit: config.argon2QueueLimit)
+    let tenants = PostgresTenantRepository(database: database)
+    let clients = PostgresClientRepository(database: database)
+    let resolver = TenantResolver(tenants: tenants, publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain)
+    let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
+
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies))
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: CORSMiddleware())
+    HealthController(database: database, requiredSchemaVersion: migrator.requiredVersion).addRoutes(to: router)
+    MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
+    RegistrationController(resolver: resolver, registration: registration, maximumBodyBytes: config.maximumBodyBytes).addRoutes(to: router)
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
+        services: [postgres, Argon2HasherService(hasher: hasher)],
+        logger: logger
+    )
+    app.beforeServerStarts {
+        // Refuse to serve a schema older than the code, or one whose applied files changed.
+        try await migrator.check(client: postgres, logger: logger)
+    }
+    return app
+}
+
+extension DatabaseURL {
+    func clientConfiguration(maximumConnections: Int) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS = switch self.tls {
+        case .disable: .disable
+        case .prefer: .prefer(.makeClientConfiguration())
+        case .require: .require(.makeClientConfiguration())
+        }
+        var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+}
+
+/// Runs `body` with a connected pool that is closed afterwards (CLI commands, migrations).
+public func withPostgresClient<T: Sendable>(_ url: DatabaseURL, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 2), backgroundLogger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await client.run() }
+        defer { group.cancelAll() }
+        return try await body(client)
+    }
+}

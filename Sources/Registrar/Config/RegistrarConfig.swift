@@ -1,0 +1,151 @@
+import Foundation
+import NIOCore
+
+/// Everything the server reads from flags and the environment, typed and checked once at start.
+public struct RegistrarConfig: Sendable {
+    /// The application role's connection (RLS applies to it).
+    public var databaseURL: DatabaseURL
+    /// The owner role's connection, for migrations; the application URL when not given.
+    public var migrationDatabaseURL: DatabaseURL?
+    public var host: String
+    public var port: Int
+    /// Scheme, host and optional port the platform is reached at, e.g. `https://auth.example.com`.
+    /// Path-based issuers are `{publicBaseURL}/t/{slug}`.
+    public var publicBaseURL: String
+    /// `{slug}.{baseDomain}` hosts resolve to tenants; nil turns host-based tenants off.
+    public var baseDomain: String?
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Host` are believed.
+    public var trustedProxies: [IPRange]
+    public var argon2: Argon2Hasher.Parameters
+    public var argon2Threads: Int
+    public var argon2QueueLimit: Int
+    /// RFC 8414 `service_documentation`, when the operator has a page for it.
+    public var serviceDocumentation: String?
+    public var sqlDirectory: String
+    /// Largest JSON body accepted on JSON endpoints (design §8).
+    public var maximumBodyBytes: Int
+
+    public init(
+        databaseURL: DatabaseURL, migrationDatabaseURL: DatabaseURL? = nil, host: String = "127.0.0.1", port: Int = 8080,
+        publicBaseURL: String = "http://localhost:8080", baseDomain: String? = nil, trustedProxies: [IPRange] = [],
+        argon2: Argon2Hasher.Parameters = .init(), argon2Threads: Int = System.coreCount, argon2QueueLimit: Int = 64,
+        serviceDocumentation: String? = nil, sqlDirectory: String = Migrator.locateDirectory(nil), maximumBodyBytes: Int = 64 * 1024
+    ) throws {
+        self.databaseURL = databaseURL
+        self.migrationDatabaseURL = migrationDatabaseURL
+        self.host = host
+        self.port = port
+        self.publicBaseURL = try Self.checkBaseURL(publicBaseURL)
+        self.baseDomain = try baseDomain.map { domain in
+            let domain = domain.lowercased()
+            guard URIParser.isValidDNSName(domain), domain.contains(".") || domain == "localhost" else {
+                throw ConfigError("base domain '\(domain)' is not a host name")
+            }
+            return domain
+        }
+        self.trustedProxies = trustedProxies
+        self.argon2 = argon2
+        self.argon2Threads = argon2Threads
+        self.argon2QueueLimit = argon2QueueLimit
+        self.serviceDocumentation = serviceDocumentation
+        self.sqlDirectory = sqlDirectory
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+
+    /// An http(s) origin with no path, query or trailing slash: issuers are built from it.
+    static func checkBaseURL(_ value: String) throws -> String {
+        let trimmed = value.hasSuffix("/") ? String(value.dropLast()) : value
+        guard let parts = try? URIParser.parse(trimmed), parts.scheme == "http" || parts.scheme == "https",
+              parts.host != nil, parts.rest.isEmpty
+        else {
+            throw ConfigError("public base URL '\(value)' must look like https://host[:port] with no path")
+        }
+        return trimmed
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
+public struct DatabaseURL: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String?
+    public enum TLSMode: String, Sendable { case disable, prefer, require }
+    public var tls: TLSMode
+
+    public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String? = nil, tls: TLSMode = .prefer) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+        self.tls = tls
+    }
+
+    public init(_ string: String) throws {
+        guard let components = URLComponents(string: string), let scheme = components.scheme,
+              scheme == "postgres" || scheme == "postgresql"
+        else {
+            throw ConfigError("database URL must look like postgres://user:password@host:port/database")
+        }
+        guard let host = components.host, !host.isEmpty else { throw ConfigError("database URL has no host") }
+        guard let user = components.user, !user.isEmpty else { throw ConfigError("database URL has no user name") }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        var tls = TLSMode.prefer
+        if let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value {
+            guard let parsed = TLSMode(rawValue: mode) else { throw ConfigError("sslmode must be disable, prefer or require") }
+            tls = parsed
+        }
+        self.init(host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
+                  password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
+    }
+}
+
+/// An address or CIDR range, for trusted proxies.
+public struct IPRange: Sendable, Equatable, CustomStringConvertible {
+    let network: [UInt8]
+    let prefixLength: Int
+    public let description: String
+
+    public init(_ string: String) throws {
+        let pieces = string.split(separator: "/", maxSplits: 1)
+        guard let address = pieces.first, let bytes = Self.bytes(String(address)) else {
+            throw ConfigError("'\(string)' is not an IP address or CIDR range")
+        }
+        let length = pieces.count == 2 ? Int(pieces[1]) : bytes.count * 8
+        guard let length, (0...(bytes.count * 8)).contains(length) else { throw ConfigError("'\(string)' has a bad prefix length") }
+        self.network = bytes
+        self.prefixLength = length
+        self.description = string
+    }
+
+    public func contains(_ address: String) -> Bool {
+        guard let bytes = Self.bytes(address), bytes.count == network.count else { return false }
+        var remaining = prefixLength
+        for index in bytes.indices where remaining > 0 {
+            let bits = min(8, remaining)
+            let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+            if bytes[index] & mask != network[index] & mask { return false }
+            remaining -= bits
+        }
+        return true
+    }
+
+    static func bytes(_ address: String) -> [UInt8]? {
+        guard let socket = try? SocketAddress(ipAddress: address, port: 0) else { return nil }
+        switch socket {
+        case .v4(let v4):
+            return withUnsafeBytes(of: v4.address.sin_addr.s_addr) { Array($0) }
+        case .v6(let v6):
+            return withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+        default:
+            return nil
+        }
+    }
+}

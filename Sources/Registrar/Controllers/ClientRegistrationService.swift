@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+
+/// Issues credentials for validated metadata and stores the client: shared by dynamic
+/// registration and (later) the admin API, so both produce the same kind of client.
+public struct ClientRegistrationService: Sendable {
+    let hasher: Argon2Hasher
+    let clients: any ClientRepository
+    let now: @Sendable () -> Date
+
+    /// The plaintext credentials, returned once to the caller and never stored or logged.
+    public struct IssuedCredentials: Sendable {
+        public let clientSecret: String?
+        public let registrationAccessToken: String
+    }
+
+    /// Who asked, for the audit log and for limits.
+    public struct Requester: Sendable {
+        public var sourceAddress: String?
+        public var requestID: String?
+        public var actorType: AuditEvent.ActorType = .anonymous
+        public var actorID: String?
+    }
+
+    public func register(_ metadata: ClientMetadata, tenant: Tenant, via origin: RegisteredClient.Origin,
+                         initialAccessTokenID: String? = nil, requester: Requester) async throws -> (RegisteredClient, IssuedCredentials) {
+        let clientID = SecretGenerator.clientID()
+        let registrationAccessToken = SecretGenerator.registrationAccessToken()
+        let clientSecret = metadata.isConfidential ? SecretGenerator.clientSecret() : nil
+        // Both hashes go to the pool together: the pool bounds throughput, this halves latency.
+        async let ratHash = hasher.hash(registrationAccessToken)
+        async let secretHash: String? = clientSecret == nil ? nil : hasher.hash(clientSecret!)
+        let hashes = try await (rat: ratHash, secret: secretHash)
+
+        let issuedAt = now()
+        let lifetime = tenant.policy.clientSecretLifetimeSeconds
+        let client = RegisteredClient(
+            tenantID: tenant.id, clientID: clientID, metadata: metadata, clientSecretHash: hashes.secret,
+            clientSecretExpiresAt: clientSecret != nil && lifetime > 0 ? issuedAt.addingTimeInterval(TimeInterval(lifetime)) : nil,
+            registrationAccessTokenHash: hashes.rat, registeredVia: origin, initialAccessTokenID: initialAccessTokenID,
+            sourceAddress: requester.sourceAddress, createdAt: issuedAt)
+        let audit = AuditEvent(
+            action: "client.registered", actorType: requester.actorType, actorID: requester.actorID, clientID: clientID,
+            sourceAddress: requester.sourceAddress, requestID: requester.requestID,
+            details: ["registered_via": .string(origin.rawValue), "client_name": metadata.clientName.map(JSONValue.string) ?? .null]
+                .filter { $0.value != .null })
+        try await clients.insert(client, audit: audit)
+        return (client, IssuedCredentials(clientSecret: clientSecret, registrationAccessToken: registrationAccessToken))
+    }
+}
+
+/// The client information response of RFC 7591 §3.2.1 (and RFC 7592 §3): the metadata plus what
+/// the server issued. No null, no empty string; the secret only when it was just issued.
+enum ClientInformationResponse {
+    static func body(for client: RegisteredClient, in resolved: ResolvedTenant, clientSecret: String?, registrationAccessToken: String?) -> JSONValue {
+        var object = client.metadata.json
+        object["client_id"] = .string(client.clientID)
+        object["client_id_issued_at"] = .number(client.createdAt.timeIntervalSince1970.rounded(.down))
+        object["registration_client_uri"] = .string(resolved.clientConfigurationURI(client.clientID))
+        if let registrationAccessToken {
+            object["registration_access_token"] = .string(registrationAccessToken)
+        }
+        if let clientSecret {
+            object["client_secret"] = .string(clientSecret)
+        }
+        if client.metadata.isConfidential {
+            // RFC 7591 §3.2.1: REQUIRED with a secret; 0 means it does not expire.
+            object["client_secret_expires_at"] = .number(client.clientSecretExpiresAt.map { $0.timeIntervalSince1970.rounded(.down) } ?? 0)
+        }
+        return .object(object)
+    }
+}

@@ -1,0 +1,32 @@
+import Hummingbird
+import NIOCore
+
+/// Reads a JSON object body the strict way design §8 asks for: the right Content-Type, a size
+/// cap checked before and while reading, bounded nesting, and OAuth errors for each failure.
+enum JSONRequestBody {
+    static func readObject(_ request: Request, limit: Int) async throws -> [String: JSONValue] {
+        guard let contentType = request.headers[.contentType],
+              contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+        else {
+            throw OAuthError(.invalidRequest, "Content-Type must be application/json", status: .unsupportedMediaType)
+        }
+        let tooLarge = OAuthError(.invalidRequest, "the request body is larger than \(limit) bytes", status: .contentTooLarge)
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw tooLarge }
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        }
+        do {
+            return try JSONValue.parseObject(buffer.readableBytesView)
+        } catch .tooDeep {
+            throw OAuthError.invalidMetadata("the request body is nested too deeply")
+        } catch .notAnObject {
+            throw OAuthError.invalidMetadata("the request body must be a JSON object")
+        } catch {
+            throw OAuthError.invalidMetadata("the request body is not valid JSON")
+        }
+    }
+}

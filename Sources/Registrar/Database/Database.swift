@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The way every repository reaches PostgreSQL: a tenant's work runs in a transaction that sets
+/// `registrar.tenant_id` for that transaction only, so row-level security shows that tenant's
+/// rows and nothing else, even if a query forgot its own `tenant_id` filter.
+public struct Database: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Runs `body` in a transaction scoped to one tenant.
+    public func withTenant<T: Sendable>(_ tenantID: UUID, _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await transaction { connection in
+            try await connection.query("SELECT set_config('registrar.tenant_id', \(tenantID.uuidString), true)", logger: logger)
+            return try await body(connection)
+        }
+    }
+
+    /// Runs `body` in a transaction that may change the tenant registry (create, rename, delete).
+    public func withPlatformScope<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await transaction { connection in
+            try await connection.query("SELECT set_config('registrar.scope', 'platform', true)", logger: logger)
+            return try await body(connection)
+        }
+    }
+
+    /// A single statement outside any tenant (tenant resolution, readiness).
+    @discardableResult
+    public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        do {
+            return try await client.query(query, logger: logger).collect()
+        } catch {
+            throw DatabaseError(error)
+        }
+    }
+
+    private func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError, !(closureError is PSQLError) {
+                throw closureError
+            }
+            throw DatabaseError(error.closureError ?? error.beginError ?? error.commitError ?? error)
+        } catch let error as DatabaseError {
+            throw error
+        } catch let error as PSQLError {
+            throw DatabaseError(error)
+        }
+    }
+}
+
+/// A database failure, classified at the repository boundary so that handlers can answer a
+/// conflict as a domain error and an outage as 503, and never leak SQL into a response.
+public struct DatabaseError: Error, CustomStringConvertible {
+    public enum Kind: Sendable { case uniqueViolation, checkViolation, foreignKeyViolation, unavailable, other }
+    public let kind: Kind
+    /// The violated constraint, when PostgreSQL names one.
+    public let constraint: String?
+    public let underlying: String
+
+    init(_ error: any Error) {
+        if let error = error as? DatabaseError {
+            self = error
+            return
+        }
+        var kind = Kind.other
+        var constraint: String?
+        if let psql = error as? PSQLError {
+            switch psql.code {
+            case .server:
+                let state = psql.serverInfo?[.sqlState] ?? ""
+                constraint = psql.serverInfo?[.constraintName]
+                switch state {
+                case "23505": kind = .uniqueViolation
+                case "23514": kind = .checkViolation
+                case "23503": kind = .foreignKeyViolation
+                case "57P01", "57P02", "57P03", "53300": kind = .unavailable
+                default: kind = .other
+                }
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown:
+                kind = .unavailable
+            default:
+                kind = .other
+            }
+            self.underlying = "\(psql.code) \(psql.serverInfo?[.sqlState] ?? "") \(psql.serverInfo?[.message] ?? "")"
+        } else {
+            self.underlying = String(describing: error)
+        }
+        self.kind = kind
+        self.constraint = constraint
+    }
+
+    public var description: String { "database error (\(kind)): \(underlying)" }
+}
+
+extension PostgresConnection {
+    /// Runs one statement, turning driver errors into `DatabaseError` at the repository boundary.
+    /// Rows are collected here so that an error arriving mid-stream is classified too.
+    @discardableResult
+    func run(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+        do {
+            return try await self.query(query, logger: logger).collect()
+        } catch {
+            throw DatabaseError(error)
+        }
+    }
+}

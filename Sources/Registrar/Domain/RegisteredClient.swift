@@ -1,0 +1,77 @@
+import Foundation
+
+/// A client as stored: validated metadata plus what the server issued for it. Secrets exist
+/// here only as argon2id PHC strings.
+public struct RegisteredClient: Sendable, Equatable {
+    public enum Origin: String, Sendable, CaseIterable {
+        case dcr
+        case admin
+        case cimd
+    }
+
+    public enum Status: String, Sendable, CaseIterable {
+        case active
+        case disabled
+    }
+
+    public let tenantID: UUID
+    public let clientID: String
+    public var metadata: ClientMetadata
+    public var clientSecretHash: String?
+    /// nil: the secret never expires (RFC 7591 §3.2.1 `client_secret_expires_at` = 0).
+    public var clientSecretExpiresAt: Date?
+    public var registrationAccessTokenHash: String
+    public var registeredVia: Origin
+    public var initialAccessTokenID: String?
+    public var sourceAddress: String?
+    public var status: Status
+    public var createdAt: Date
+
+    public init(
+        tenantID: UUID, clientID: String, metadata: ClientMetadata, clientSecretHash: String?, clientSecretExpiresAt: Date?,
+        registrationAccessTokenHash: String, registeredVia: Origin, initialAccessTokenID: String? = nil,
+        sourceAddress: String?, status: Status = .active, createdAt: Date
+    ) {
+        self.tenantID = tenantID
+        self.clientID = clientID
+        self.metadata = metadata
+        self.clientSecretHash = clientSecretHash
+        self.clientSecretExpiresAt = clientSecretExpiresAt
+        self.registrationAccessTokenHash = registrationAccessTokenHash
+        self.registeredVia = registeredVia
+        self.initialAccessTokenID = initialAccessTokenID
+        self.sourceAddress = sourceAddress
+        self.status = status
+        self.createdAt = createdAt
+    }
+}
+
+/// One row of the append-only audit log. `details` never holds a secret.
+public struct AuditEvent: Sendable, Equatable {
+    public enum ActorType: String, Sendable {
+        case anonymous
+        case client
+        case initialAccessToken = "initial_access_token"
+        case adminKey = "admin_key"
+        case system
+    }
+
+    public var action: String
+    public var actorType: ActorType
+    public var actorID: String?
+    public var clientID: String?
+    public var sourceAddress: String?
+    public var requestID: String?
+    public var details: [String: JSONValue]
+
+    public init(action: String, actorType: ActorType, actorID: String? = nil, clientID: String? = nil,
+                sourceAddress: String? = nil, requestID: String? = nil, details: [String: JSONValue] = [:]) {
+        self.action = action
+        self.actorType = actorType
+        self.actorID = actorID
+        self.clientID = clientID
+        self.sourceAddress = sourceAddress
+        self.requestID = requestID
+        self.details = details
+    }
+}

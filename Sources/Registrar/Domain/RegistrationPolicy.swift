@@ -1,0 +1,230 @@
+/// A tenant's registration policy (design §7): a typed document with defaults, read by the
+/// registration endpoint and edited by tenant admins. Parsing is strict (unknown fields refused,
+/// each error names its field) because a policy typo should fail loudly, not silently loosen rules.
+public struct RegistrationPolicy: Sendable, Equatable {
+    /// Who may register without an initial access token.
+    public enum RegistrationAccess: String, Sendable, CaseIterable {
+        case open
+        case initialAccessToken = "initial_access_token"
+        case openForTrustedRedirects = "open_for_trusted_redirects"
+    }
+
+    /// What happens to requested scopes the tenant does not allow.
+    public enum UnknownScopes: String, Sendable, CaseIterable {
+        case reject
+        case intersect
+    }
+
+    /// The callback hosts of the MCP clients people use, trusted out of the box so that
+    /// ChatGPT and Claude can register on a new tenant without an initial access token.
+    public static let knownMCPClientHosts = ["claude.ai", "claude.com", "chatgpt.com", "chat.openai.com"]
+
+    public var registrationAccess: RegistrationAccess = .openForTrustedRedirects
+    /// Exact hosts or `*.domain` patterns (subdomains only, never the apex).
+    public var trustedRedirectHosts: [String] = knownMCPClientHosts
+    public var allowLoopbackRedirects = true
+    public var allowPrivateUseSchemes = true
+    public var grantTypes: [GrantType] = [.authorizationCode, .refreshToken]
+    public var tokenEndpointAuthMethods: [TokenEndpointAuthMethod] = TokenEndpointAuthMethod.allCases
+    /// RFC 7591 §2: `client_secret_basic` when the client names none.
+    public var defaultTokenEndpointAuthMethod: TokenEndpointAuthMethod = .clientSecretBasic
+    /// Scopes clients may register; empty means any syntactically valid scope.
+    public var allowedScopes: [String] = ["openid", "profile", "email", "offline_access"]
+    /// What a registration without `scope` gets.
+    public var defaultScopes: [String] = ["openid", "profile", "email"]
+    public var unknownScopes: UnknownScopes = .intersect
+    /// Lifetime of issued client secrets; 0 means they do not expire.
+    public var clientSecretLifetimeSeconds = 0
+
+    public init() {}
+
+    public static let `default` = RegistrationPolicy()
+
+    /// Whether `host` is on the trusted list: exact match, or a strict subdomain of a `*.` pattern.
+    public func isTrustedRedirectHost(_ host: String) -> Bool {
+        let host = host.lowercased()
+        return trustedRedirectHosts.contains { pattern in
+            let pattern = pattern.lowercased()
+            if pattern.hasPrefix("*.") {
+                let suffix = pattern.dropFirst(1)  // ".example.com"
+                return host.count > suffix.count && host.hasSuffix(suffix)
+            }
+            return host == pattern
+        }
+    }
+
+    /// Whether a registration with these redirect URIs needs an initial access token.
+    public func requiresInitialAccessToken(for redirectURIs: [RedirectURI]) -> Bool {
+        switch registrationAccess {
+        case .open: return false
+        case .initialAccessToken: return true
+        case .openForTrustedRedirects:
+            return !redirectURIs.allSatisfy { uri in
+                switch uri.kind {
+                case .loopback: return true
+                case .https: return isTrustedRedirectHost(uri.host ?? "")
+                case .privateUse: return false
+                }
+            }
+        }
+    }
+}
+
+/// Why a policy document was refused, pointing at the field.
+public struct PolicyError: Error, Equatable, Sendable {
+    public let field: String
+    public let reason: String
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+}
+
+extension RegistrationPolicy {
+    private enum Key: String, CaseIterable {
+        case registrationAccess = "registration_access"
+        case trustedRedirectHosts = "trusted_redirect_hosts"
+        case allowLoopbackRedirects = "allow_loopback_redirects"
+        case allowPrivateUseSchemes = "allow_private_use_schemes"
+        case grantTypes = "grant_types"
+        case tokenEndpointAuthMethods = "token_endpoint_auth_methods"
+        case defaultTokenEndpointAuthMethod = "default_token_endpoint_auth_method"
+        case allowedScopes = "allowed_scopes"
+        case defaultScopes = "default_scopes"
+        case unknownScopes = "unknown_scopes"
+        case clientSecretLifetimeSeconds = "client_secret_lifetime_seconds"
+    }
+
+    /// Parses a stored or submitted policy; omitted fields keep their defaults.
+    public init(json: JSONValue) throws(PolicyError) {
+        guard let object = json.objectValue else { throw PolicyError(field: "", reason: "the policy must be a JSON object") }
+        for key in object.keys where Key(rawValue: key) == nil {
+            throw PolicyError(field: key, reason: "unknown policy field")
+        }
+        var policy = RegistrationPolicy()
+        let reader = FieldReader(object: object)
+        if let value = try reader.enumValue(Key.registrationAccess.rawValue, RegistrationAccess.self) { policy.registrationAccess = value }
+        if let hosts = try reader.strings(Key.trustedRedirectHosts.rawValue) {
+            for host in hosts where !Self.isValidHostPattern(host) {
+                throw PolicyError(field: Key.trustedRedirectHosts.rawValue, reason: "'\(host)' is not a host name or a '*.domain' pattern")
+            }
+            policy.trustedRedirectHosts = hosts.map { $0.lowercased() }
+        }
+        if let value = try reader.bool(Key.allowLoopbackRedirects.rawValue) { policy.allowLoopbackRedirects = value }
+        if let value = try reader.bool(Key.allowPrivateUseSchemes.rawValue) { policy.allowPrivateUseSchemes = value }
+        if let values = try reader.enumValues(Key.grantTypes.rawValue, GrantType.self) {
+            guard values.contains(.authorizationCode) else {
+                throw PolicyError(field: Key.grantTypes.rawValue, reason: "authorization_code must be allowed")
+            }
+            policy.grantTypes = values
+        }
+        if let values = try reader.enumValues(Key.tokenEndpointAuthMethods.rawValue, TokenEndpointAuthMethod.self) {
+            guard !values.isEmpty else { throw PolicyError(field: Key.tokenEndpointAuthMethods.rawValue, reason: "at least one method must be allowed") }
+            policy.tokenEndpointAuthMethods = values
+        }
+        if let value = try reader.enumValue(Key.defaultTokenEndpointAuthMethod.rawValue, TokenEndpointAuthMethod.self) {
+            policy.defaultTokenEndpointAuthMethod = value
+        }
+        guard policy.tokenEndpointAuthMethods.contains(policy.defaultTokenEndpointAuthMethod) else {
+            throw PolicyError(field: Key.defaultTokenEndpointAuthMethod.rawValue, reason: "must be one of token_endpoint_auth_methods")
+        }
+        if let scopes = try reader.strings(Key.allowedScopes.rawValue) {
+            try Self.checkScopeTokens(scopes, field: Key.allowedScopes.rawValue)
+            policy.allowedScopes = scopes
+        }
+        if let scopes = try reader.strings(Key.defaultScopes.rawValue) {
+            try Self.checkScopeTokens(scopes, field: Key.defaultScopes.rawValue)
+            policy.defaultScopes = scopes
+        }
+        if !policy.allowedScopes.isEmpty, let outside = policy.defaultScopes.first(where: { !policy.allowedScopes.contains($0) }) {
+            throw PolicyError(field: Key.defaultScopes.rawValue, reason: "'\(outside)' is not in allowed_scopes")
+        }
+        if let value = try reader.enumValue(Key.unknownScopes.rawValue, UnknownScopes.self) { policy.unknownScopes = value }
+        if let value = try reader.int(Key.clientSecretLifetimeSeconds.rawValue) {
+            guard value >= 0 else { throw PolicyError(field: Key.clientSecretLifetimeSeconds.rawValue, reason: "must be 0 (never) or a positive number of seconds") }
+            policy.clientSecretLifetimeSeconds = value
+        }
+        self = policy
+    }
+
+    /// The full document, defaults included, as stored and as shown to admins.
+    public var json: JSONValue {
+        .object([
+            Key.registrationAccess.rawValue: .string(registrationAccess.rawValue),
+            Key.trustedRedirectHosts.rawValue: .array(trustedRedirectHosts.map(JSONValue.string)),
+            Key.allowLoopbackRedirects.rawValue: .bool(allowLoopbackRedirects),
+            Key.allowPrivateUseSchemes.rawValue: .bool(allowPrivateUseSchemes),
+            Key.grantTypes.rawValue: .array(grantTypes.map { .string($0.rawValue) }),
+            Key.tokenEndpointAuthMethods.rawValue: .array(tokenEndpointAuthMethods.map { .string($0.rawValue) }),
+            Key.defaultTokenEndpointAuthMethod.rawValue: .string(defaultTokenEndpointAuthMethod.rawValue),
+            Key.allowedScopes.rawValue: .array(allowedScopes.map(JSONValue.string)),
+            Key.defaultScopes.rawValue: .array(defaultScopes.map(JSONValue.string)),
+            Key.unknownScopes.rawValue: .string(unknownScopes.rawValue),
+            Key.clientSecretLifetimeSeconds.rawValue: .number(Double(clientSecretLifetimeSeconds)),
+        ])
+    }
+
+    static func isValidHostPattern(_ pattern: String) -> Bool {
+        let host = pattern.hasPrefix("*.") ? String(pattern.dropFirst(2)) : pattern
+        return URIParser.isValidDNSName(host)
+    }
+
+    static func checkScopeTokens(_ scopes: [String], field: String) throws(PolicyError) {
+        for scope in scopes where !ScopeSyntax.isValidToken(scope) {
+            throw PolicyError(field: field, reason: "'\(scope)' is not a valid scope token (RFC 6749 §3.3)")
+        }
+    }
+}
+
+/// Typed reads of a policy object's fields, each failure naming the field.
+private struct FieldReader {
+    let object: [String: JSONValue]
+
+    func present(_ key: String) -> JSONValue? {
+        guard let value = object[key], value != .null else { return nil }
+        return value
+    }
+
+    func bool(_ key: String) throws(PolicyError) -> Bool? {
+        guard let value = present(key) else { return nil }
+        guard let bool = value.boolValue else { throw PolicyError(field: key, reason: "must be a boolean") }
+        return bool
+    }
+
+    func int(_ key: String) throws(PolicyError) -> Int? {
+        guard let value = present(key) else { return nil }
+        guard let int = value.intValue else { throw PolicyError(field: key, reason: "must be an integer") }
+        return int
+    }
+
+    func strings(_ key: String) throws(PolicyError) -> [String]? {
+        guard let value = present(key) else { return nil }
+        guard let array = value.arrayValue else { throw PolicyError(field: key, reason: "must be an array of strings") }
+        var result: [String] = []
+        for element in array {
+            guard let string = element.stringValue else { throw PolicyError(field: key, reason: "must be an array of strings") }
+            if !result.contains(string) { result.append(string) }
+        }
+        return result
+    }
+
+    func enumValue<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws(PolicyError) -> E? where E.RawValue == String {
+        guard let value = present(key) else { return nil }
+        guard let string = value.stringValue, let result = E(rawValue: string) else {
+            throw PolicyError(field: key, reason: "must be one of: \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return result
+    }
+
+    func enumValues<E: RawRepresentable & CaseIterable & Equatable>(_ key: String, _ type: E.Type) throws(PolicyError) -> [E]? where E.RawValue == String {
+        guard let strings = try strings(key) else { return nil }
+        var result: [E] = []
+        for string in strings {
+            guard let value = E(rawValue: string) else {
+                throw PolicyError(field: key, reason: "'\(string)' is not one of: \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            result.append(value)
+        }
+        return result
+    }
+}

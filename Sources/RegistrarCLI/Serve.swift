@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Registrar
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP server.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Listen address (env REGISTRAR_HOST).") var host: String?
+    @Option(help: "Listen port (env REGISTRAR_PORT, default 8080).") var port: Int?
+    @Option(name: .customLong("public-base-url"), help: "Public origin, e.g. https://auth.example.com (env REGISTRAR_PUBLIC_BASE_URL).")
+    var publicBaseURL: String?
+    @Option(name: .customLong("base-domain"), help: "Serve tenants at {slug}.{base domain} (env REGISTRAR_BASE_DOMAIN).")
+    var baseDomain: String?
+    @Option(name: .customLong("trusted-proxy"), help: "Address or CIDR whose X-Forwarded-* headers are believed; repeatable (env REGISTRAR_TRUSTED_PROXIES, comma-separated).")
+    var trustedProxies: [String] = []
+    @Option(name: .customLong("argon2-memory-kib"), help: "argon2id memory in KiB (env REGISTRAR_ARGON2_MEMORY_KIB, default 19456).")
+    var argon2Memory: Int?
+    @Option(name: .customLong("argon2-iterations"), help: "argon2id iterations (env REGISTRAR_ARGON2_ITERATIONS, default 2).")
+    var argon2Iterations: Int?
+    @Option(name: .customLong("argon2-parallelism"), help: "argon2id lanes (env REGISTRAR_ARGON2_PARALLELISM, default 1).")
+    var argon2Parallelism: Int?
+    @Option(name: .customLong("worker-threads"), help: "argon2 worker threads (env REGISTRAR_WORKER_THREADS, default: cores).")
+    var workerThreads: Int?
+    @Option(name: .customLong("argon2-queue-limit"), help: "Hashes allowed to wait before 503 (env REGISTRAR_ARGON2_QUEUE_LIMIT, default 64).")
+    var argon2QueueLimit: Int?
+    @Option(name: .customLong("service-documentation"), help: "RFC 8414 service_documentation URL (env REGISTRAR_SERVICE_DOCUMENTATION).")
+    var serviceDocumentation: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (env REGISTRAR_LOG_LEVEL, default info).")
+    var logLevel: String?
+    @Flag(help: "Apply pending migrations before serving (env REGISTRAR_MIGRATE=1).")
+    var migrate = false
+
+    func run() async throws {
+        let config = try makeConfig()
+        let levelName = logLevel ?? Environment.string("REGISTRAR_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else { throw CLIError("unknown log level '\(levelName)'") }
+        LoggingSystem.bootstrap { label in
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "registrar")
+        if migrate || Environment.bool("REGISTRAR_MIGRATE") {
+            let migrator = try Migrator(directory: config.sqlDirectory)
+            let owner = config.migrationDatabaseURL ?? config.databaseURL
+            do {
+                try await withDeadline(60, "migration (database \(owner.host):\(owner.port))") {
+                    try await withPostgresClient(owner, logger: logger) { client in
+                        try await migrator.migrate(client: client, logger: logger)
+                    }
+                }
+            } catch {
+                throw CLIError("migration failed: \(describe(error))")
+            }
+        }
+        let app = try buildApplication(config: config, logger: logger)
+        do {
+            try await app.runService()
+        } catch {
+            throw CLIError("server stopped: \(describe(error))")
+        }
+    }
+
+    func makeConfig() throws -> RegistrarConfig {
+        let proxies = trustedProxies.isEmpty
+            ? (Environment.string("REGISTRAR_TRUSTED_PROXIES")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
+            : trustedProxies
+        func positive(_ flag: Int?, _ env: String, default value: Int) throws -> Int {
+            let result = try flag ?? Environment.int(env) ?? value
+            guard result > 0 else { throw CLIError("\(env.lowercased()) must be positive") }
+            return result
+        }
+        let port = try positive(port, "REGISTRAR_PORT", default: 8080)
+        guard port <= 65535 else { throw CLIError("port must be at most 65535") }
+        let argon2 = Argon2Hasher.Parameters(
+            memoryKiB: UInt32(try positive(argon2Memory, "REGISTRAR_ARGON2_MEMORY_KIB", default: 19 * 1024)),
+            iterations: UInt32(try positive(argon2Iterations, "REGISTRAR_ARGON2_ITERATIONS", default: 2)),
+            parallelism: UInt32(try positive(argon2Parallelism, "REGISTRAR_ARGON2_PARALLELISM", default: 1)))
+        guard argon2.memoryKiB >= 8 * argon2.parallelism else { throw CLIError("argon2 memory must be at least 8 KiB per lane") }
+        return try RegistrarConfig(
+            databaseURL: database.applicationURL(),
+            migrationDatabaseURL: (database.migrationDatabaseURL ?? Environment.string("MIGRATION_DATABASE_URL")).map(DatabaseURL.init),
+            host: host ?? Environment.string("REGISTRAR_HOST") ?? "127.0.0.1",
+            port: port,
+            publicBaseURL: publicBaseURL ?? Environment.string("REGISTRAR_PUBLIC_BASE_URL") ?? "http://localhost:\(port)",
+            baseDomain: baseDomain ?? Environment.string("REGISTRAR_BASE_DOMAIN"),
+            trustedProxies: proxies.map(IPRange.init),
+            argon2: argon2,
+            argon2Threads: try positive(workerThreads, "REGISTRAR_WORKER_THREADS", default: System.coreCount),
+            argon2QueueLimit: try argon2QueueLimit ?? Environment.int("REGISTRAR_ARGON2_QUEUE_LIMIT") ?? 64,
+            serviceDocumentation: serviceDocumentation ?? Environment.string("REGISTRAR_SERVICE_DOCUMENTATION"),
+            sqlDirectory: database.resolvedSQLDirectory)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending migrations from sql/ with the owner role.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let url = try database.ownerURL()
+        let migrator = try Migrator(directory: database.resolvedSQLDirectory)
+        let logger = quietLogger("registrar.migrate")
+        let applied: [Int]
+        do {
+            applied = try await withDeadline(60, "database \(url.host):\(url.port)") {
+                try await withPostgresClient(url, logger: logger) { client in
+                    try await migrator.migrate(client: client, logger: logger)
+                }
+            }
+        } catch {
+            throw CLIError("migration failed: \(describe(error))")
+        }
+        print(applied.isEmpty ? "schema is current (version \(migrator.requiredVersion))" : "applied: \(applied.map(String.init).joined(separator: ", "))")
+    }
+}
