@@ -83,23 +83,6 @@ enum Environment {
     }
 }
 
-/// Runs `body`, failing with a clear message if it has not finished in time (an unreachable
-/// database otherwise waits on connection retries).
-func withDeadline<T: Sendable>(_ seconds: Int, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw CLIError("\(what): no answer within \(seconds) s")
-        }
-        return value
-    }
-}
-
 func describe(_ error: any Error) -> String {
     if let error = error as? DatabaseError { return error.description }
     if let error = error as? CustomStringConvertible { return error.description }

@@ -49,7 +49,7 @@ struct Serve: AsyncParsableCommand {
             let migrator = try Migrator(directory: config.sqlDirectory)
             let owner = config.migrationDatabaseURL ?? config.databaseURL
             do {
-                try await withDeadline(60, "migration (database \(owner.host):\(owner.port))") {
+                try await withDeadline(.seconds(60), "migration (database \(owner.host):\(owner.port))") {
                     try await withPostgresClient(owner, logger: logger) { client in
                         try await migrator.migrate(client: client, logger: logger)
                     }
@@ -70,18 +70,20 @@ struct Serve: AsyncParsableCommand {
         let proxies = trustedProxies.isEmpty
             ? (Environment.string("REGISTRAR_TRUSTED_PROXIES")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
             : trustedProxies
-        func positive(_ flag: Int?, _ env: String, default value: Int) throws -> Int {
+        func positive(_ flag: Int?, _ name: String, _ env: String, default value: Int) throws -> Int {
             let result = try flag ?? Environment.int(env) ?? value
-            guard result > 0 else { throw CLIError("\(env.lowercased()) must be positive") }
+            guard result > 0 else { throw CLIError("--\(name) (\(env)) must be positive") }
             return result
         }
-        let port = try positive(port, "REGISTRAR_PORT", default: 8080)
+        let port = try positive(port, "port", "REGISTRAR_PORT", default: 8080)
         guard port <= 65535 else { throw CLIError("port must be at most 65535") }
         let argon2 = Argon2Hasher.Parameters(
-            memoryKiB: UInt32(try positive(argon2Memory, "REGISTRAR_ARGON2_MEMORY_KIB", default: 19 * 1024)),
-            iterations: UInt32(try positive(argon2Iterations, "REGISTRAR_ARGON2_ITERATIONS", default: 2)),
-            parallelism: UInt32(try positive(argon2Parallelism, "REGISTRAR_ARGON2_PARALLELISM", default: 1)))
+            memoryKiB: UInt32(try positive(argon2Memory, "argon2-memory-kib", "REGISTRAR_ARGON2_MEMORY_KIB", default: 19 * 1024)),
+            iterations: UInt32(try positive(argon2Iterations, "argon2-iterations", "REGISTRAR_ARGON2_ITERATIONS", default: 2)),
+            parallelism: UInt32(try positive(argon2Parallelism, "argon2-parallelism", "REGISTRAR_ARGON2_PARALLELISM", default: 1)))
         guard argon2.memoryKiB >= 8 * argon2.parallelism else { throw CLIError("argon2 memory must be at least 8 KiB per lane") }
+        let queueLimit = try argon2QueueLimit ?? Environment.int("REGISTRAR_ARGON2_QUEUE_LIMIT") ?? 64
+        guard queueLimit >= 0 else { throw CLIError("--argon2-queue-limit (REGISTRAR_ARGON2_QUEUE_LIMIT) must not be negative") }
         return try RegistrarConfig(
             databaseURL: database.applicationURL(),
             migrationDatabaseURL: (database.migrationDatabaseURL ?? Environment.string("MIGRATION_DATABASE_URL")).map(DatabaseURL.init),
@@ -91,8 +93,8 @@ struct Serve: AsyncParsableCommand {
             baseDomain: baseDomain ?? Environment.string("REGISTRAR_BASE_DOMAIN"),
             trustedProxies: proxies.map(IPRange.init),
             argon2: argon2,
-            argon2Threads: try positive(workerThreads, "REGISTRAR_WORKER_THREADS", default: System.coreCount),
-            argon2QueueLimit: try argon2QueueLimit ?? Environment.int("REGISTRAR_ARGON2_QUEUE_LIMIT") ?? 64,
+            argon2Threads: try positive(workerThreads, "worker-threads", "REGISTRAR_WORKER_THREADS", default: System.coreCount),
+            argon2QueueLimit: queueLimit,
             serviceDocumentation: serviceDocumentation ?? Environment.string("REGISTRAR_SERVICE_DOCUMENTATION"),
             sqlDirectory: database.resolvedSQLDirectory)
     }
@@ -109,7 +111,7 @@ struct Migrate: AsyncParsableCommand {
         let logger = quietLogger("registrar.migrate")
         let applied: [Int]
         do {
-            applied = try await withDeadline(60, "database \(url.host):\(url.port)") {
+            applied = try await withDeadline(.seconds(60), "database \(url.host):\(url.port)") {
                 try await withPostgresClient(url, logger: logger) { client in
                     try await migrator.migrate(client: client, logger: logger)
                 }

@@ -102,8 +102,9 @@ public struct DatabaseURL: Sendable, Equatable {
             guard let parsed = TLSMode(rawValue: mode) else { throw ConfigError("sslmode must be disable, prefer or require") }
             tls = parsed
         }
-        self.init(host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
-                  password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
+        // URLComponents.user and .password are already percent-decoded.
+        self.init(host: host, port: components.port ?? 5432, username: user,
+                  password: components.password, database: database.isEmpty ? nil : database, tls: tls)
     }
 }
 
@@ -118,8 +119,13 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
         guard let address = pieces.first, let bytes = Self.bytes(String(address)) else {
             throw ConfigError("'\(string)' is not an IP address or CIDR range")
         }
-        let length = pieces.count == 2 ? Int(pieces[1]) : bytes.count * 8
-        guard let length, (0...(bytes.count * 8)).contains(length) else { throw ConfigError("'\(string)' has a bad prefix length") }
+        var length = bytes.count * 8
+        if pieces.count == 2 {
+            guard !pieces[1].isEmpty, pieces[1].allSatisfy(\.isASCIIDigit), let value = Int(pieces[1]), value <= length else {
+                throw ConfigError("'\(string)' has a bad prefix length")
+            }
+            length = value
+        }
         self.network = bytes
         self.prefixLength = length
         self.description = string
@@ -143,7 +149,12 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
         case .v4(let v4):
             return withUnsafeBytes(of: v4.address.sin_addr.s_addr) { Array($0) }
         case .v6(let v6):
-            return withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d; compare it as IPv4.
+            if bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+                return Array(bytes.suffix(4))
+            }
+            return bytes
         default:
             return nil
         }

@@ -9,14 +9,18 @@ import PostgresNIO
 public struct Database: Sendable {
     public let client: PostgresClient
     public let logger: Logger
+    /// How long one unit of work may wait for a connection and run; past it the work is
+    /// cancelled and reported as the database being unavailable (503), never a hang.
+    public let timeout: Duration
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, timeout: Duration = .seconds(10)) {
         self.client = client
         self.logger = logger
+        self.timeout = timeout
     }
 
     /// Runs `body` in a transaction scoped to one tenant.
-    public func withTenant<T: Sendable>(_ tenantID: UUID, _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    public func withTenant<T: Sendable>(_ tenantID: UUID, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await transaction { connection in
             try await connection.query("SELECT set_config('registrar.tenant_id', \(tenantID.uuidString), true)", logger: logger)
             return try await body(connection)
@@ -24,7 +28,7 @@ public struct Database: Sendable {
     }
 
     /// Runs `body` in a transaction that may change the tenant registry (create, rename, delete).
-    public func withPlatformScope<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    public func withPlatformScope<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await transaction { connection in
             try await connection.query("SELECT set_config('registrar.scope', 'platform', true)", logger: logger)
             return try await body(connection)
@@ -34,17 +38,23 @@ public struct Database: Sendable {
     /// A single statement outside any tenant (tenant resolution, readiness).
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        let (client, logger) = (client, logger)
         do {
-            return try await client.query(query, logger: logger).collect()
+            return try await withDeadline(timeout, "database") {
+                try await client.query(query, logger: logger).collect()
+            }
         } catch {
             throw DatabaseError(error)
         }
     }
 
-    private func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    private func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let (client, logger) = (client, logger)
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(connection)
+            return try await withDeadline(timeout, "database") {
+                try await client.withTransaction(logger: logger) { connection in
+                    try await body(connection)
+                }
             }
         } catch let error as PostgresTransactionError {
             if let closureError = error.closureError, !(closureError is PSQLError) {
@@ -54,6 +64,8 @@ public struct Database: Sendable {
         } catch let error as DatabaseError {
             throw error
         } catch let error as PSQLError {
+            throw DatabaseError(error)
+        } catch let error as DeadlineExceeded {
             throw DatabaseError(error)
         }
     }
@@ -75,7 +87,10 @@ public struct DatabaseError: Error, CustomStringConvertible {
         }
         var kind = Kind.other
         var constraint: String?
-        if let psql = error as? PSQLError {
+        if error is DeadlineExceeded {
+            kind = .unavailable
+            self.underlying = String(describing: error)
+        } else if let psql = error as? PSQLError {
             switch psql.code {
             case .server:
                 let state = psql.serverInfo?[.sqlState] ?? ""

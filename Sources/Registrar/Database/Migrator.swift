@@ -56,7 +56,8 @@ public struct Migrator: Sendable {
         var migrations: [Migration] = []
         for file in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() where file.hasSuffix(".sql") {
             let stem = file.dropLast(4)
-            guard let underscore = stem.firstIndex(of: "_"), let version = Int(stem[..<underscore]), version > 0 else {
+            guard let underscore = stem.firstIndex(of: "_"), stem[..<underscore].allSatisfy(\.isASCIIDigit),
+                  let version = Int(stem[..<underscore]), version > 0 else {
                 throw Failure.badFileName(file)
             }
             if migrations.contains(where: { $0.version == version }) { throw Failure.duplicateVersion(version) }
@@ -71,8 +72,8 @@ public struct Migrator: Sendable {
         if let explicit, !explicit.isEmpty { return explicit }
         let candidates = [
             FileManager.default.currentDirectoryPath + "/sql",
-            URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
-                .appendingPathComponent("../share/registrar/sql").standardized.path,
+            (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments.first ?? "")).resolvingSymlinksInPath()
+                .deletingLastPathComponent().appendingPathComponent("../share/registrar/sql").standardized.path,
         ]
         return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
     }
@@ -185,17 +186,38 @@ public enum SQLStatementSplitter {
                 continue
             }
             if character == "/" && next == "*" {
-                while index < characters.count && !(characters[index] == "*" && index + 1 < characters.count && characters[index + 1] == "/") {
-                    current.append(characters[index]); index += 1
+                // Block comments nest in PostgreSQL.
+                var depth = 0
+                while index < characters.count {
+                    let here = characters[index]
+                    let after = index + 1 < characters.count ? characters[index + 1] : nil
+                    if here == "/" && after == "*" {
+                        depth += 1
+                    } else if here == "*" && after == "/" {
+                        depth -= 1
+                        if depth == 0 {
+                            current.append(here); current.append("/"); index += 2
+                            break
+                        }
+                    } else {
+                        current.append(here); index += 1
+                        continue
+                    }
+                    current.append(here); current.append(after!); index += 2
                 }
-                if index < characters.count { current.append(contentsOf: characters[index...min(index + 1, characters.count - 1)]); index += 2 }
                 continue
             }
             if character == "'" || character == "\"" {
+                // In an E'…' string a backslash escapes the next character.
+                let escapes = character == "'" && isEscapeStringPrefix(characters, before: index)
                 current.append(character); index += 1
                 while index < characters.count {
-                    current.append(characters[index])
-                    if characters[index] == character {
+                    let here = characters[index]
+                    current.append(here)
+                    if escapes && here == "\\" && index + 1 < characters.count {
+                        current.append(characters[index + 1]); index += 2; continue
+                    }
+                    if here == character {
                         if index + 1 < characters.count && characters[index + 1] == character {
                             current.append(characters[index + 1]); index += 2; continue
                         }
@@ -236,6 +258,14 @@ public enum SQLStatementSplitter {
         guard end < characters.count, characters[end] == "$" else { return nil }
         if end > index + 1, ("0"..."9").contains(characters[index + 1]) { return nil }
         return Array(characters[index...end])
+    }
+
+    /// Whether the quote at `index` opens an `E'…'` string: an E not itself ending an identifier.
+    static func isEscapeStringPrefix(_ characters: [Unicode.Scalar], before index: Int) -> Bool {
+        guard index >= 1, characters[index - 1] == "E" || characters[index - 1] == "e" else { return false }
+        guard index >= 2 else { return true }
+        let previous = characters[index - 2]
+        return !(previous == "_" || previous.properties.isAlphabetic || ("0"..."9").contains(previous))
     }
 
     static func isOnlyComments(_ text: String) -> Bool {

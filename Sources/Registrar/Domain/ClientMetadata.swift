@@ -95,7 +95,7 @@ public struct ClientMetadata: Sendable, Equatable {
         policyURI = object["policy_uri"]?.stringValue
         scope = object["scope"]?.stringValue?.split(separator: " ").map(String.init) ?? []
         contacts = object["contacts"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        jwks = object["jwks"]
+        jwks = object["jwks"].flatMap { $0 == .null ? nil : $0 }
         jwksURI = object["jwks_uri"]?.stringValue
         softwareID = object["software_id"]?.stringValue
         softwareVersion = object["software_version"]?.stringValue

@@ -1,7 +1,7 @@
 import Hummingbird
 
-/// Finds the tenant of a request (design §3), in this order: a `/t/{slug}` path on the platform
-/// host; a registered custom domain; `{slug}.{base domain}`. The issuer comes from configuration
+/// Finds the tenant of a request (design §3): a registered custom domain first, then
+/// `{slug}.{base domain}`, and on the platform host only, a `/t/{slug}` path. The issuer comes from configuration
 /// and the tenant's record, never from whatever Host the client sent. An unknown, suspended or
 /// malformed tenant is the same 404, so that nobody can probe which tenants exist.
 public struct TenantResolver: Sendable {
@@ -26,13 +26,13 @@ public struct TenantResolver: Sendable {
                 resolved = ResolvedTenant(tenant: tenant, issuer: "\(publicBaseURL)/t/\(tenant.slug)")
             }
         } else if host != platformHost, !host.isEmpty {
-            if let baseDomain, host.hasSuffix("." + baseDomain) {
+            if let tenant = try await tenants.find(domain: host) {
+                resolved = ResolvedTenant(tenant: tenant, issuer: "https://\(host)")
+            } else if let baseDomain, host.hasSuffix("." + baseDomain) {
                 let label = String(host.dropLast(baseDomain.count + 1))
                 if !label.contains("."), let tenant = try await tenants.find(slug: label) {
                     resolved = ResolvedTenant(tenant: tenant, issuer: "https://\(tenant.slug).\(baseDomain)")
                 }
-            } else if let tenant = try await tenants.find(domain: host) {
-                resolved = ResolvedTenant(tenant: tenant, issuer: "https://\(host)")
             }
         }
         guard let resolved, resolved.tenant.status == .active else { throw OAuthError.tenantNotFound }

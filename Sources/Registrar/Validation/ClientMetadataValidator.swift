@@ -131,6 +131,9 @@ public enum ClientMetadataValidator {
     static func checkGrantAndResponseTypesAgree(grantTypes: [GrantType], responseTypes: [ResponseType]) throws(OAuthError) {
         let hasCodeGrant = grantTypes.contains(.authorizationCode)
         let hasCodeResponse = responseTypes.contains(.code)
+        if !hasCodeGrant {
+            throw .invalidMetadata("grant_types must include authorization_code: it is the only grant here that issues tokens")
+        }
         if hasCodeGrant && !hasCodeResponse {
             throw .invalidMetadata("grant_types includes authorization_code, so response_types must include code (RFC 7591 §2.1)")
         }
@@ -149,7 +152,7 @@ public enum ClientMetadataValidator {
         guard let value, !value.isEmpty else { return nil }
         let parts: URIParser.Parts
         do {
-            parts = try URIParser.parse(value)
+            parts = try URIParser.parse(value, allowFragment: true)
         } catch {
             throw .invalidMetadata("\(name) must be a valid http or https URL")
         }

@@ -35,7 +35,9 @@ public enum URIParser {
 
     /// Splits and checks a URI. The dangerous-scheme check runs on a copy with whitespace and
     /// control characters removed and case folded, so `" JaVa\tscript:"` is still recognised.
-    public static func parse(_ raw: String) throws(Failure) -> Parts {
+    /// - Parameter allowFragment: display URLs may point into a page; redirect URIs never may
+    ///   (RFC 6749 §3.1.2).
+    public static func parse(_ raw: String, allowFragment: Bool = false) throws(Failure) -> Parts {
         if raw.isEmpty { throw .empty }
         if raw.utf8.count > maximumLength { throw .tooLong }
         let folded = String(String.UnicodeScalarView(raw.unicodeScalars.filter { !isWhitespaceOrControl($0) })).lowercased()
@@ -48,9 +50,10 @@ public enum URIParser {
             throw .invalidCharacters
         }
         if raw.contains("\\") { throw .backslash }
-        if raw.contains("#") { throw .fragment }
+        if !allowFragment && raw.contains("#") { throw .fragment }
         if raw.contains("*") { throw .wildcard }
         try checkPercentEncoding(raw)
+        let raw = allowFragment ? String(raw.prefix { $0 != "#" }) : raw
 
         guard let colon = raw.firstIndex(of: ":") else { throw .notAbsolute }
         let scheme = raw[..<colon].lowercased()
