@@ -24,8 +24,11 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
     let hasher = Argon2Hasher(parameters: config.argon2, threads: config.argon2Threads, queueLimit: config.argon2QueueLimit)
     let tenants = PostgresTenantRepository(database: database)
     let clients = PostgresClientRepository(database: database)
+    let initialAccessTokens = PostgresInitialAccessTokenRepository(database: database)
     let resolver = TenantResolver(tenants: tenants, publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain)
     let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
+    let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache())
+    let intake = RegistrationIntake(now: overrides.now)
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies))
@@ -33,7 +36,16 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
     router.add(middleware: CORSMiddleware())
     HealthController(database: database, requiredSchemaVersion: migrator.requiredVersion).addRoutes(to: router)
     MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
-    RegistrationController(resolver: resolver, registration: registration, maximumBodyBytes: config.maximumBodyBytes).addRoutes(to: router)
+    RegistrationController(
+        resolver: resolver, registration: registration,
+        initialAccessTokens: InitialAccessTokenAuthenticator(tokens: initialAccessTokens, verifier: verifier, now: overrides.now),
+        intake: intake, maximumBodyBytes: config.maximumBodyBytes
+    ).addRoutes(to: router)
+    ClientConfigurationController(
+        resolver: resolver, clients: clients, initialAccessTokens: initialAccessTokens,
+        authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, now: overrides.now),
+        intake: intake, hasher: hasher, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+    ).addRoutes(to: router)
 
     var app = Application(
         router: router,

@@ -10,7 +10,7 @@ struct RegistrarCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrar",
         abstract: "Multi-tenant OAuth 2.0 client registration service and authorization server.",
-        subcommands: [Serve.self, Migrate.self, TenantCommand.self]
+        subcommands: [Serve.self, Migrate.self, TenantCommand.self, PolicyCommand.self, InitialAccessTokenCommand.self]
     )
 
     /// Errors are one line on standard error and a non-zero exit; help goes to standard output.
@@ -84,9 +84,7 @@ enum Environment {
 }
 
 func describe(_ error: any Error) -> String {
-    if let error = error as? DatabaseError { return error.description }
-    if let error = error as? CustomStringConvertible { return error.description }
-    return String(describing: error)
+    String(describing: error)
 }
 
 func quietLogger(_ label: String) -> Logger {

@@ -18,12 +18,7 @@ struct Serve: AsyncParsableCommand {
     var baseDomain: String?
     @Option(name: .customLong("trusted-proxy"), help: "Address or CIDR whose X-Forwarded-* headers are believed; repeatable (env REGISTRAR_TRUSTED_PROXIES, comma-separated).")
     var trustedProxies: [String] = []
-    @Option(name: .customLong("argon2-memory-kib"), help: "argon2id memory in KiB (env REGISTRAR_ARGON2_MEMORY_KIB, default 19456).")
-    var argon2Memory: Int?
-    @Option(name: .customLong("argon2-iterations"), help: "argon2id iterations (env REGISTRAR_ARGON2_ITERATIONS, default 2).")
-    var argon2Iterations: Int?
-    @Option(name: .customLong("argon2-parallelism"), help: "argon2id lanes (env REGISTRAR_ARGON2_PARALLELISM, default 1).")
-    var argon2Parallelism: Int?
+    @OptionGroup var argon2Options: Argon2Options
     @Option(name: .customLong("worker-threads"), help: "argon2 worker threads (env REGISTRAR_WORKER_THREADS, default: cores).")
     var workerThreads: Int?
     @Option(name: .customLong("argon2-queue-limit"), help: "Hashes allowed to wait before 503 (env REGISTRAR_ARGON2_QUEUE_LIMIT, default 64).")
@@ -49,7 +44,7 @@ struct Serve: AsyncParsableCommand {
             let migrator = try Migrator(directory: config.sqlDirectory)
             let owner = config.migrationDatabaseURL ?? config.databaseURL
             do {
-                try await withDeadline(.seconds(60), "migration (database \(owner.host):\(owner.port))") {
+                _ = try await withDeadline(.seconds(60), "migration (database \(owner.host):\(owner.port))") {
                     try await withPostgresClient(owner, logger: logger) { client in
                         try await migrator.migrate(client: client, logger: logger)
                     }
@@ -70,18 +65,9 @@ struct Serve: AsyncParsableCommand {
         let proxies = trustedProxies.isEmpty
             ? (Environment.string("REGISTRAR_TRUSTED_PROXIES")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
             : trustedProxies
-        func positive(_ flag: Int?, _ name: String, _ env: String, default value: Int) throws -> Int {
-            let result = try flag ?? Environment.int(env) ?? value
-            guard result > 0 else { throw CLIError("--\(name) (\(env)) must be positive") }
-            return result
-        }
         let port = try positive(port, "port", "REGISTRAR_PORT", default: 8080)
         guard port <= 65535 else { throw CLIError("port must be at most 65535") }
-        let argon2 = Argon2Hasher.Parameters(
-            memoryKiB: UInt32(try positive(argon2Memory, "argon2-memory-kib", "REGISTRAR_ARGON2_MEMORY_KIB", default: 19 * 1024)),
-            iterations: UInt32(try positive(argon2Iterations, "argon2-iterations", "REGISTRAR_ARGON2_ITERATIONS", default: 2)),
-            parallelism: UInt32(try positive(argon2Parallelism, "argon2-parallelism", "REGISTRAR_ARGON2_PARALLELISM", default: 1)))
-        guard argon2.memoryKiB >= 8 * argon2.parallelism else { throw CLIError("argon2 memory must be at least 8 KiB per lane") }
+        let argon2 = try argon2Options.parameters()
         let queueLimit = try argon2QueueLimit ?? Environment.int("REGISTRAR_ARGON2_QUEUE_LIMIT") ?? 64
         guard queueLimit >= 0 else { throw CLIError("--argon2-queue-limit (REGISTRAR_ARGON2_QUEUE_LIMIT) must not be negative") }
         return try RegistrarConfig(

@@ -23,7 +23,8 @@ public struct ClientRegistrationService: Sendable {
     }
 
     public func register(_ metadata: ClientMetadata, tenant: Tenant, via origin: RegisteredClient.Origin,
-                         initialAccessTokenID: String? = nil, requester: Requester) async throws -> (RegisteredClient, IssuedCredentials) {
+                         initialAccessTokenID: String? = nil, softwareStatement: JSONValue? = nil,
+                         requester: Requester) async throws -> (RegisteredClient, IssuedCredentials) {
         let clientID = SecretGenerator.clientID()
         let registrationAccessToken = SecretGenerator.registrationAccessToken()
         let clientSecret = metadata.isConfidential ? SecretGenerator.clientSecret() : nil
@@ -38,13 +39,18 @@ public struct ClientRegistrationService: Sendable {
             tenantID: tenant.id, clientID: clientID, metadata: metadata, clientSecretHash: hashes.secret,
             clientSecretExpiresAt: clientSecret != nil && lifetime > 0 ? issuedAt.addingTimeInterval(TimeInterval(lifetime)) : nil,
             registrationAccessTokenHash: hashes.rat, registeredVia: origin, initialAccessTokenID: initialAccessTokenID,
-            sourceAddress: requester.sourceAddress, createdAt: issuedAt)
+            sourceAddress: requester.sourceAddress, createdAt: issuedAt, softwareStatement: softwareStatement)
         let audit = AuditEvent(
             action: "client.registered", actorType: requester.actorType, actorID: requester.actorID, clientID: clientID,
             sourceAddress: requester.sourceAddress, requestID: requester.requestID,
             details: ["registered_via": .string(origin.rawValue), "client_name": metadata.clientName.map(JSONValue.string) ?? .null]
                 .filter { $0.value != .null })
-        try await clients.insert(client, audit: audit)
+        do {
+            try await clients.insert(client, audit: audit, consumingInitialAccessToken: initialAccessTokenID, at: issuedAt)
+        } catch ClientRepositoryError.initialAccessTokenUnusable {
+            // Revoked, expired or used up since it was checked (a concurrent registration took the last use).
+            throw OAuthError.invalidToken
+        }
         return (client, IssuedCredentials(clientSecret: clientSecret, registrationAccessToken: registrationAccessToken))
     }
 }

@@ -5,6 +5,8 @@ import Hummingbird
 struct RegistrationController: Sendable {
     let resolver: TenantResolver
     let registration: ClientRegistrationService
+    let initialAccessTokens: InitialAccessTokenAuthenticator
+    let intake: RegistrationIntake
     let maximumBodyBytes: Int
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -12,22 +14,34 @@ struct RegistrationController: Sendable {
         router.post("/t/:tenant/register", use: register)
     }
 
+    /// Cheap checks run first and argon2 last, so that refused requests cost no hashing.
     @Sendable func register(request: Request, context: AppRequestContext) async throws -> Response {
         let resolved = try await resolver.resolve(context)
+        let presented = try await initialAccessTokens.lookUp(request, tenantID: resolved.tenant.id)
         let body = try await JSONRequestBody.readObject(request, limit: maximumBodyBytes)
-        let validated = try ClientMetadataValidator.validate(body, policy: resolved.tenant.policy)
-        if resolved.tenant.policy.requiresInitialAccessToken(for: validated.redirectURIs) {
-            // RFC 7591 §3: this tenant only registers such clients with an initial access token.
-            throw OAuthError.invalidToken
+        let accepted = try await intake.process(body, tenant: resolved, initialAccessToken: presented?.token)
+        if let presented {
+            try await initialAccessTokens.verify(presented)
+        } else if resolved.tenant.policy.requiresInitialAccessToken(for: accepted.redirectURIs) {
+            // RFC 7591 §3: this tenant registers such clients only with an initial access token.
+            throw Self.initialAccessTokenRequired
         }
-        let requester = ClientRegistrationService.Requester(sourceAddress: context.sourceAddress, requestID: context.requestID)
-        let (client, credentials) = try await registration.register(validated.metadata, tenant: resolved.tenant, via: .dcr, requester: requester)
+        var requester = ClientRegistrationService.Requester(sourceAddress: context.sourceAddress, requestID: context.requestID)
+        if let presented {
+            requester.actorType = .initialAccessToken
+            requester.actorID = presented.token.id
+        }
+        let (client, credentials) = try await registration.register(
+            accepted.metadata, tenant: resolved.tenant, via: .dcr, initialAccessTokenID: presented?.token.id,
+            softwareStatement: accepted.softwareStatement, requester: requester)
         context.logger.info("client registered", metadata: ["tenant": .string(resolved.tenant.slug), "client_id": .string(client.clientID)])
         return Response.json(
             ClientInformationResponse.body(for: client, in: resolved, clientSecret: credentials.clientSecret,
                                            registrationAccessToken: credentials.registrationAccessToken),
             status: .created, headers: Self.noStore)
     }
+
+    static let initialAccessTokenRequired = OAuthError(.invalidToken, "an initial access token is required to register a client with these redirect URIs")
 
     /// RFC 7591 §3.2.1: responses carrying credentials are not cached.
     static let noStore: HTTPFields = [.cacheControl: "no-store", .pragma: "no-cache"]

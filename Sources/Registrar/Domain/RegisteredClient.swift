@@ -21,16 +21,24 @@ public struct RegisteredClient: Sendable, Equatable {
     /// nil: the secret never expires (RFC 7591 §3.2.1 `client_secret_expires_at` = 0).
     public var clientSecretExpiresAt: Date?
     public var registrationAccessTokenHash: String
+    /// The token replaced by the last rotation, accepted until `previousRegistrationAccessTokenValidUntil`.
+    public var previousRegistrationAccessTokenHash: String?
+    public var previousRegistrationAccessTokenValidUntil: Date?
     public var registeredVia: Origin
     public var initialAccessTokenID: String?
     public var sourceAddress: String?
     public var status: Status
     public var createdAt: Date
+    public var updatedAt: Date
+    /// The verified claims of the software statement the client registered with (RFC 7591 §2.3).
+    public var softwareStatement: JSONValue?
 
     public init(
         tenantID: UUID, clientID: String, metadata: ClientMetadata, clientSecretHash: String?, clientSecretExpiresAt: Date?,
         registrationAccessTokenHash: String, registeredVia: Origin, initialAccessTokenID: String? = nil,
-        sourceAddress: String?, status: Status = .active, createdAt: Date
+        sourceAddress: String?, status: Status = .active, createdAt: Date, updatedAt: Date? = nil,
+        previousRegistrationAccessTokenHash: String? = nil, previousRegistrationAccessTokenValidUntil: Date? = nil,
+        softwareStatement: JSONValue? = nil
     ) {
         self.tenantID = tenantID
         self.clientID = clientID
@@ -43,6 +51,10 @@ public struct RegisteredClient: Sendable, Equatable {
         self.sourceAddress = sourceAddress
         self.status = status
         self.createdAt = createdAt
+        self.updatedAt = updatedAt ?? createdAt
+        self.previousRegistrationAccessTokenHash = previousRegistrationAccessTokenHash
+        self.previousRegistrationAccessTokenValidUntil = previousRegistrationAccessTokenValidUntil
+        self.softwareStatement = softwareStatement
     }
 }
 

@@ -15,6 +15,31 @@ public struct RegistrationPolicy: Sendable, Equatable {
         case intersect
     }
 
+    /// When a client's registration access token is replaced (RFC 7592 §3 allows any of these).
+    public enum TokenRotation: String, Sendable, CaseIterable {
+        case onUpdate = "on_update"
+        case everyUse = "every_use"
+        case never
+    }
+
+    /// How a tenant treats RFC 7591 §2.3 software statements.
+    public enum SoftwareStatementMode: String, Sendable, CaseIterable {
+        case ignore
+        case optional
+        case required
+    }
+
+    /// An issuer of software statements the tenant trusts, with its public keys.
+    public struct TrustedIssuer: Sendable, Equatable {
+        public var issuer: String
+        /// A JWK Set of public keys (RFC 7517 §5).
+        public var jwks: JSONValue
+        public init(issuer: String, jwks: JSONValue) {
+            self.issuer = issuer
+            self.jwks = jwks
+        }
+    }
+
     /// The callback hosts of the MCP clients people use, trusted out of the box so that
     /// ChatGPT and Claude can register on a new tenant without an initial access token.
     public static let knownMCPClientHosts = ["claude.ai", "claude.com", "chatgpt.com", "chat.openai.com"]
@@ -35,6 +60,12 @@ public struct RegistrationPolicy: Sendable, Equatable {
     public var unknownScopes: UnknownScopes = .intersect
     /// Lifetime of issued client secrets; 0 means they do not expire.
     public var clientSecretLifetimeSeconds = 0
+    public var registrationAccessTokenRotation: TokenRotation = .onUpdate
+    /// How long a rotated-out registration access token keeps working, for a client that lost
+    /// the response that carried its new one.
+    public var registrationAccessTokenGraceSeconds = 60
+    public var softwareStatementMode: SoftwareStatementMode = .ignore
+    public var trustedSoftwareStatementIssuers: [TrustedIssuer] = []
 
     public init() {}
 
@@ -93,6 +124,10 @@ extension RegistrationPolicy {
         case defaultScopes = "default_scopes"
         case unknownScopes = "unknown_scopes"
         case clientSecretLifetimeSeconds = "client_secret_lifetime_seconds"
+        case registrationAccessTokenRotation = "registration_access_token_rotation"
+        case registrationAccessTokenGraceSeconds = "registration_access_token_grace_seconds"
+        case softwareStatementMode = "software_statement_mode"
+        case trustedSoftwareStatementIssuers = "trusted_software_statement_issuers"
     }
 
     /// Parses a stored or submitted policy; omitted fields keep their defaults.
@@ -144,6 +179,24 @@ extension RegistrationPolicy {
             guard value >= 0 else { throw PolicyError(field: Key.clientSecretLifetimeSeconds.rawValue, reason: "must be 0 (never) or a positive number of seconds") }
             policy.clientSecretLifetimeSeconds = value
         }
+        if let value = try reader.enumValue(Key.registrationAccessTokenRotation.rawValue, TokenRotation.self) {
+            policy.registrationAccessTokenRotation = value
+        }
+        if let value = try reader.int(Key.registrationAccessTokenGraceSeconds.rawValue) {
+            guard (0...86_400).contains(value) else {
+                throw PolicyError(field: Key.registrationAccessTokenGraceSeconds.rawValue, reason: "must be between 0 and 86400 seconds")
+            }
+            policy.registrationAccessTokenGraceSeconds = value
+        }
+        if let value = try reader.enumValue(Key.softwareStatementMode.rawValue, SoftwareStatementMode.self) {
+            policy.softwareStatementMode = value
+        }
+        if let issuers = reader.present(Key.trustedSoftwareStatementIssuers.rawValue) {
+            policy.trustedSoftwareStatementIssuers = try Self.parseTrustedIssuers(issuers, field: Key.trustedSoftwareStatementIssuers.rawValue)
+        }
+        if policy.softwareStatementMode == .required && policy.trustedSoftwareStatementIssuers.isEmpty {
+            throw PolicyError(field: Key.trustedSoftwareStatementIssuers.rawValue, reason: "required software statements need at least one trusted issuer")
+        }
         self = policy
     }
 
@@ -161,7 +214,36 @@ extension RegistrationPolicy {
             Key.defaultScopes.rawValue: .array(defaultScopes.map(JSONValue.string)),
             Key.unknownScopes.rawValue: .string(unknownScopes.rawValue),
             Key.clientSecretLifetimeSeconds.rawValue: .number(Double(clientSecretLifetimeSeconds)),
+            Key.registrationAccessTokenRotation.rawValue: .string(registrationAccessTokenRotation.rawValue),
+            Key.registrationAccessTokenGraceSeconds.rawValue: .number(Double(registrationAccessTokenGraceSeconds)),
+            Key.softwareStatementMode.rawValue: .string(softwareStatementMode.rawValue),
+            Key.trustedSoftwareStatementIssuers.rawValue: .array(trustedSoftwareStatementIssuers.map {
+                .object(["issuer": .string($0.issuer), "jwks": $0.jwks])
+            }),
         ])
+    }
+
+    static func parseTrustedIssuers(_ value: JSONValue, field: String) throws(PolicyError) -> [TrustedIssuer] {
+        guard let array = value.arrayValue else { throw PolicyError(field: field, reason: "must be an array of {issuer, jwks} objects") }
+        var result: [TrustedIssuer] = []
+        for (index, element) in array.enumerated() {
+            let path = "\(field)[\(index)]"
+            guard let object = element.objectValue, let issuer = object["issuer"]?.stringValue, !issuer.isEmpty,
+                  let jwks = object["jwks"] else {
+                throw PolicyError(field: path, reason: "must be an object with a non-empty 'issuer' string and a 'jwks' JWK Set")
+            }
+            if let extra = object.keys.first(where: { $0 != "issuer" && $0 != "jwks" }) {
+                throw PolicyError(field: "\(path).\(extra)", reason: "unknown field")
+            }
+            do {
+                try ClientMetadataValidator.checkJWKSet(jwks)
+            } catch {
+                throw PolicyError(field: "\(path).jwks", reason: error.errorDescription ?? "not a JWK Set of public keys")
+            }
+            if result.contains(where: { $0.issuer == issuer }) { throw PolicyError(field: path, reason: "issuer '\(issuer)' is listed twice") }
+            result.append(TrustedIssuer(issuer: issuer, jwks: jwks))
+        }
+        return result
     }
 
     static func isValidHostPattern(_ pattern: String) -> Bool {

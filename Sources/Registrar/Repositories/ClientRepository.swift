@@ -2,11 +2,33 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Registered clients of one tenant at a time.
+/// Why a client could not be stored.
+public enum ClientRepositoryError: Error, Equatable {
+    /// The initial access token was revoked, expired or used up between its check and its use.
+    case initialAccessTokenUnusable
+}
+
+/// Registered clients of one tenant at a time. Every change is written together with its
+/// audit event, in one transaction.
 public protocol ClientRepository: Sendable {
-    /// Stores a new client and its audit event in one transaction.
-    func insert(_ client: RegisteredClient, audit: AuditEvent) async throws
+    /// Stores a new client. With an initial access token, one use of it is counted in the same
+    /// transaction, and the insert fails if the token can no longer be used.
+    func insert(_ client: RegisteredClient, audit: AuditEvent, consumingInitialAccessToken tokenID: String?, at now: Date) async throws
     func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient?
+    /// Writes every mutable column of `client` (RFC 7592 full replacement, rotations).
+    func update(_ client: RegisteredClient, audit: AuditEvent?) async throws
+    /// Replaces a stored hash with a fresh one of the current parameters, if it is still the same.
+    func rehashRegistrationAccessToken(tenantID: UUID, clientID: String, from old: String, to new: String) async throws
+    /// Deletes the client; false when it did not exist.
+    func delete(tenantID: UUID, clientID: String, audit: AuditEvent) async throws -> Bool
+    /// Appends an audit event about this tenant outside any other change.
+    func record(_ audit: AuditEvent, tenantID: UUID) async throws
+}
+
+extension ClientRepository {
+    public func insert(_ client: RegisteredClient, audit: AuditEvent) async throws {
+        try await insert(client, audit: audit, consumingInitialAccessToken: nil, at: client.createdAt)
+    }
 }
 
 public struct PostgresClientRepository: ClientRepository {
@@ -17,17 +39,29 @@ public struct PostgresClientRepository: ClientRepository {
         self.database = database
     }
 
-    public func insert(_ client: RegisteredClient, audit: AuditEvent) async throws {
+    public func insert(_ client: RegisteredClient, audit: AuditEvent, consumingInitialAccessToken tokenID: String?, at now: Date) async throws {
         let metadata = JSONValue.object(client.metadata.json).encodedString()
+        let statement = client.softwareStatement?.encodedString()
         try await database.withTenant(client.tenantID) { connection in
+            if let tokenID {
+                // The row lock serialises concurrent registrations with one token, so the use
+                // count can never pass max_uses.
+                let used = try await connection.run("""
+                    UPDATE initial_access_tokens SET uses = uses + 1
+                    WHERE tenant_id = \(client.tenantID) AND token_id = \(tokenID) AND revoked_at IS NULL
+                      AND (expires_at IS NULL OR expires_at > \(now)) AND (max_uses IS NULL OR uses < max_uses)
+                    RETURNING uses
+                    """, logger: logger)
+                guard !used.isEmpty else { throw ClientRepositoryError.initialAccessTokenUnusable }
+            }
             try await connection.run("""
                 INSERT INTO clients (tenant_id, client_id, metadata, token_endpoint_auth_method, client_secret_hash,
                     client_secret_expires_at, registration_access_token_hash, registered_via, initial_access_token_id,
-                    source_address, status, created_at, updated_at)
+                    source_address, status, created_at, updated_at, software_statement)
                 VALUES (\(client.tenantID), \(client.clientID), \(metadata)::jsonb, \(client.metadata.tokenEndpointAuthMethod.rawValue),
                     \(client.clientSecretHash), \(client.clientSecretExpiresAt), \(client.registrationAccessTokenHash),
                     \(client.registeredVia.rawValue), \(client.initialAccessTokenID), \(client.sourceAddress),
-                    \(client.status.rawValue), \(client.createdAt), \(client.createdAt))
+                    \(client.status.rawValue), \(client.createdAt), \(client.updatedAt), \(statement)::jsonb)
                 """, logger: logger)
             try await AuditLog.record(audit, tenantID: client.tenantID, on: connection, logger: logger)
         }
@@ -37,24 +71,72 @@ public struct PostgresClientRepository: ClientRepository {
         try await database.withTenant(tenantID) { connection in
             let rows = try await connection.run("""
                 SELECT client_id, metadata::text, client_secret_hash, client_secret_expires_at, registration_access_token_hash,
-                    registered_via, initial_access_token_id, source_address, status, created_at
+                    registered_via, initial_access_token_id, source_address, status, created_at, updated_at,
+                    previous_rat_hash, previous_rat_valid_until, software_statement::text
                 FROM clients WHERE tenant_id = \(tenantID) AND client_id = \(clientID)
                 """, logger: logger)
             return try rows.first.flatMap { try Self.decode($0, tenantID: tenantID) }
         }
     }
 
+    public func update(_ client: RegisteredClient, audit: AuditEvent?) async throws {
+        let metadata = JSONValue.object(client.metadata.json).encodedString()
+        let statement = client.softwareStatement?.encodedString()
+        try await database.withTenant(client.tenantID) { connection in
+            try await connection.run("""
+                UPDATE clients SET metadata = \(metadata)::jsonb,
+                    token_endpoint_auth_method = \(client.metadata.tokenEndpointAuthMethod.rawValue),
+                    client_secret_hash = \(client.clientSecretHash), client_secret_expires_at = \(client.clientSecretExpiresAt),
+                    registration_access_token_hash = \(client.registrationAccessTokenHash),
+                    previous_rat_hash = \(client.previousRegistrationAccessTokenHash),
+                    previous_rat_valid_until = \(client.previousRegistrationAccessTokenValidUntil),
+                    status = \(client.status.rawValue), updated_at = \(client.updatedAt), software_statement = \(statement)::jsonb
+                WHERE tenant_id = \(client.tenantID) AND client_id = \(client.clientID)
+                """, logger: logger)
+            if let audit { try await AuditLog.record(audit, tenantID: client.tenantID, on: connection, logger: logger) }
+        }
+    }
+
+    public func rehashRegistrationAccessToken(tenantID: UUID, clientID: String, from old: String, to new: String) async throws {
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run("""
+                UPDATE clients SET registration_access_token_hash = \(new)
+                WHERE tenant_id = \(tenantID) AND client_id = \(clientID) AND registration_access_token_hash = \(old)
+                """, logger: logger)
+        }
+    }
+
+    public func delete(tenantID: UUID, clientID: String, audit: AuditEvent) async throws -> Bool {
+        try await database.withTenant(tenantID) { connection in
+            let deleted = try await connection.run(
+                "DELETE FROM clients WHERE tenant_id = \(tenantID) AND client_id = \(clientID) RETURNING client_id", logger: logger)
+            guard !deleted.isEmpty else { return false }
+            try await AuditLog.record(audit, tenantID: tenantID, on: connection, logger: logger)
+            return true
+        }
+    }
+
+    public func record(_ audit: AuditEvent, tenantID: UUID) async throws {
+        try await database.withTenant(tenantID) { connection in
+            try await AuditLog.record(audit, tenantID: tenantID, on: connection, logger: logger)
+        }
+    }
+
     static func decode(_ row: PostgresRow, tenantID: UUID) throws -> RegisteredClient? {
-        let (clientID, metadataText, secretHash, secretExpiresAt, ratHash, via, iat, source, status, createdAt) =
-            try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date).self)
+        let (clientID, metadataText, secretHash, secretExpiresAt, ratHash, via, iat, source, status, createdAt, updatedAt,
+             previousHash, previousValidUntil, statementText) =
+            try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?, String?).self)
         guard let object = try? JSONValue.parseObject(Array(metadataText.utf8)), let metadata = ClientMetadata(stored: object) else {
             return nil
         }
+        let statement = statementText.flatMap { try? JSONValue.parseObject(Array($0.utf8)) }.map(JSONValue.object)
         return RegisteredClient(
             tenantID: tenantID, clientID: clientID, metadata: metadata, clientSecretHash: secretHash,
             clientSecretExpiresAt: secretExpiresAt, registrationAccessTokenHash: ratHash,
             registeredVia: RegisteredClient.Origin(rawValue: via) ?? .dcr, initialAccessTokenID: iat, sourceAddress: source,
-            status: RegisteredClient.Status(rawValue: status) ?? .disabled, createdAt: createdAt)
+            status: RegisteredClient.Status(rawValue: status) ?? .disabled, createdAt: createdAt, updatedAt: updatedAt,
+            previousRegistrationAccessTokenHash: previousHash, previousRegistrationAccessTokenValidUntil: previousValidUntil,
+            softwareStatement: statement)
     }
 }
 

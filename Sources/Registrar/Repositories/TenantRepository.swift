@@ -19,9 +19,9 @@ public protocol TenantRepository: Sendable {
     /// The tenant that registered this custom domain.
     func find(domain: String) async throws -> Tenant?
     func domains(of tenantID: UUID) async throws -> [String]
-    /// Replaces the policy document; returns the new version.
+    /// Replaces the policy document and records the change (before and after); returns the new version.
     @discardableResult
-    func setPolicy(_ policy: RegistrationPolicy, for tenantID: UUID) async throws -> Int
+    func setPolicy(_ policy: RegistrationPolicy, for tenantID: UUID, audit: AuditEvent?) async throws -> Int
 }
 
 public struct PostgresTenantRepository: TenantRepository {
@@ -105,16 +105,26 @@ public struct PostgresTenantRepository: TenantRepository {
     }
 
     @discardableResult
-    public func setPolicy(_ policy: RegistrationPolicy, for tenantID: UUID) async throws -> Int {
+    public func setPolicy(_ policy: RegistrationPolicy, for tenantID: UUID, audit: AuditEvent? = nil) async throws -> Int {
         let document = policy.json.encodedString()
         return try await database.withTenant(tenantID) { connection in
+            let before = try await connection.run("SELECT document::text FROM tenant_policies WHERE tenant_id = \(tenantID) FOR UPDATE", logger: logger)
+                .first.map { try $0.decode(String.self) }
             let rows = try await connection.run("""
                 INSERT INTO tenant_policies (tenant_id, document) VALUES (\(tenantID), \(document)::jsonb)
                 ON CONFLICT (tenant_id) DO UPDATE SET document = EXCLUDED.document,
                     version = tenant_policies.version + 1, updated_at = now()
                 RETURNING version
                 """, logger: logger)
-            return try rows.first?.decode(Int.self) ?? 0
+            let version = try rows.first?.decode(Int.self) ?? 0
+            if var audit {
+                let previous = before.flatMap { try? JSONValue.parseObject(Array($0.utf8)) }.map(JSONValue.object) ?? RegistrationPolicy.default.json
+                audit.details["before"] = previous
+                audit.details["after"] = policy.json
+                audit.details["version"] = .number(Double(version))
+                try await AuditLog.record(audit, tenantID: tenantID, on: connection, logger: logger)
+            }
+            return version
         }
     }
 }

@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+
+/// RFC 7591 §3: the initial access token presented to the registration endpoint. Unknown,
+/// malformed, expired, exhausted, revoked or wrong: one answer, `OAuthError.invalidToken`.
+struct InitialAccessTokenAuthenticator: Sendable {
+    let tokens: any InitialAccessTokenRepository
+    let verifier: TokenVerifier
+    let now: @Sendable () -> Date
+
+    struct Presented: Sendable {
+        let token: InitialAccessToken
+        let secret: String
+    }
+
+    /// Finds the presented token without hashing (cheap checks first); nil when none was sent.
+    func lookUp(_ request: Request, tenantID: UUID) async throws -> Presented? {
+        guard let presented = try BearerToken.from(request) else { return nil }
+        guard let (id, _) = InitialAccessToken.parse(presented),
+              let token = try await tokens.find(tenantID: tenantID, id: id), token.isUsable(at: now())
+        else { throw OAuthError.invalidToken }
+        return Presented(token: token, secret: presented)
+    }
+
+    /// The argon2 check, run once the request is known to be worth storing.
+    func verify(_ presented: Presented) async throws {
+        guard case .verified = try await verifier.verify(presented.secret, against: presented.token.secretHash) else {
+            throw OAuthError.invalidToken
+        }
+    }
+}
+
+/// RFC 7592 §2: the registration access token, bound to exactly one client of one tenant.
+/// Missing, malformed, wrong, rotated out past its grace, another client's, another tenant's,
+/// for an unknown, deleted or disabled client: one answer, `OAuthError.invalidToken`, so that
+/// nothing can be learnt about which clients exist.
+struct RegistrationAccessTokenAuthenticator: Sendable {
+    let clients: any ClientRepository
+    let verifier: TokenVerifier
+    let now: @Sendable () -> Date
+
+    func authenticate(_ request: Request, tenantID: UUID, clientID: String) async throws -> RegisteredClient {
+        guard let token = try BearerToken.from(request), BearerToken.isRegistrationAccessTokenShaped(token),
+              let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active
+        else { throw OAuthError.invalidToken }
+        switch try await verifier.verify(token, against: client.registrationAccessTokenHash) {
+        case .verified(let rehash):
+            if rehash {
+                let fresh = try await verifier.hasher.hash(token)
+                try await clients.rehashRegistrationAccessToken(tenantID: tenantID, clientID: clientID,
+                                                                from: client.registrationAccessTokenHash, to: fresh)
+            }
+            return client
+        case .mismatch:
+            // RFC 7592 §3 lets the server rotate the token; the previous one keeps working for a
+            // short grace so that a client that lost the response is not locked out.
+            if let previous = client.previousRegistrationAccessTokenHash,
+               let validUntil = client.previousRegistrationAccessTokenValidUntil, validUntil > now(),
+               case .verified = try await verifier.verify(token, against: previous) {
+                return client
+            }
+            throw OAuthError.invalidToken
+        }
+    }
+}
