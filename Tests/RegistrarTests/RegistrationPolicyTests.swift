@@ -111,7 +111,8 @@ struct RegistrationPolicyTests {
         #expect(Set(object.keys) == [
             "registration_access", "trusted_redirect_hosts", "allow_loopback_redirects", "allow_private_use_schemes",
             "grant_types", "token_endpoint_auth_methods", "default_token_endpoint_auth_method", "allowed_scopes",
-            "default_scopes", "unknown_scopes", "client_secret_lifetime_seconds",
+            "default_scopes", "unknown_scopes", "client_secret_lifetime_seconds", "registration_access_token_rotation",
+            "registration_access_token_grace_seconds", "software_statement_mode", "trusted_software_statement_issuers",
         ])
         #expect(RegistrationPolicy().json.encodedString().contains("\"client_secret_lifetime_seconds\":0"))
     }
