@@ -15,8 +15,43 @@ public struct AppOverrides: Sendable {
     public init() {}
 }
 
+/// Everything the server is made of; `buildApplication` runs it, tests may inspect it.
+struct AppComponents {
+    let router: Router<AppRequestContext>
+    let postgres: PostgresClient
+    let hasher: Argon2Hasher
+    let migrator: Migrator
+    let database: Database
+}
+
 /// The composition root, used by `registrar serve` and by the tests alike.
 public func buildApplication(config: RegistrarConfig, logger: Logger, overrides: AppOverrides = .init()) throws -> some ApplicationProtocol {
+    let components = try buildComponents(config: config, logger: logger, overrides: overrides)
+    let (postgres, migrator, database, hasher) = (components.postgres, components.migrator, components.database, components.hasher)
+    var app = Application(
+        router: components.router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
+        services: [postgres, Argon2HasherService(hasher: hasher)],
+        logger: logger
+    )
+    if overrides.checkSchemaAtStart {
+        app.beforeServerStarts {
+            // Refuse to serve a schema older than the code, or one whose applied files changed.
+            try await withDeadline(.seconds(30), "database schema check") {
+                try await migrator.check(client: postgres, logger: logger)
+            }
+        }
+    }
+    if let bootstrapKey = config.bootstrapKey {
+        app.beforeServerStarts {
+            let created = try await AdminKeyService(hasher: hasher, keys: PostgresAdminKeyRepository(database: database)).bootstrap(bootstrapKey)
+            if created { logger.notice("bootstrap platform key stored") }
+        }
+    }
+    return app
+}
+
+func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOverrides) throws -> AppComponents {
     let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections),
                                   backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout)
@@ -25,10 +60,12 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
     let tenants = PostgresTenantRepository(database: database)
     let clients = PostgresClientRepository(database: database)
     let initialAccessTokens = PostgresInitialAccessTokenRepository(database: database)
+    let adminKeys = PostgresAdminKeyRepository(database: database)
     let resolver = TenantResolver(tenants: tenants, publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain)
     let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
     let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache())
     let intake = RegistrationIntake(now: overrides.now)
+    let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies))
@@ -46,22 +83,14 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
         authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, now: overrides.now),
         intake: intake, hasher: hasher, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
-
-    var app = Application(
-        router: router,
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: [postgres, Argon2HasherService(hasher: hasher)],
-        logger: logger
-    )
-    if overrides.checkSchemaAtStart {
-        app.beforeServerStarts {
-            // Refuse to serve a schema older than the code, or one whose applied files changed.
-            try await withDeadline(.seconds(30), "database schema check") {
-                try await migrator.check(client: postgres, logger: logger)
-            }
-        }
-    }
-    return app
+    AdminController(
+        authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, now: overrides.now),
+        tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
+        tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, now: overrides.now),
+        keys: adminKeys, audit: PostgresAuditRepository(database: database), hasher: hasher, verifier: verifier,
+        resolver: resolver, intake: intake, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+    ).addRoutes(to: router)
+    return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database)
 }
 
 extension DatabaseURL {

@@ -27,6 +27,8 @@ struct Serve: AsyncParsableCommand {
     var serviceDocumentation: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (env REGISTRAR_LOG_LEVEL, default info).")
     var logLevel: String?
+    @Option(name: .customLong("openapi-file"), help: "OpenAPI document served at /admin/v1/openapi.json (env REGISTRAR_OPENAPI_FILE; default openapi/admin-v1.json).")
+    var openAPIFile: String?
     @Flag(help: "Apply pending migrations before serving (env REGISTRAR_MIGRATE=1).")
     var migrate = false
 
@@ -82,7 +84,9 @@ struct Serve: AsyncParsableCommand {
             argon2Threads: try positive(workerThreads, "worker-threads", "REGISTRAR_WORKER_THREADS", default: System.coreCount),
             argon2QueueLimit: queueLimit,
             serviceDocumentation: serviceDocumentation ?? Environment.string("REGISTRAR_SERVICE_DOCUMENTATION"),
-            sqlDirectory: database.resolvedSQLDirectory)
+            sqlDirectory: database.resolvedSQLDirectory,
+            openAPIFile: openAPIFile ?? Environment.string("REGISTRAR_OPENAPI_FILE") ?? RegistrarConfig.locateOpenAPIFile(),
+            bootstrapKey: Environment.string("REGISTRAR_BOOTSTRAP_KEY"))
     }
 }
 

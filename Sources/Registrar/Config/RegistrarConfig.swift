@@ -24,12 +24,17 @@ public struct RegistrarConfig: Sendable {
     public var sqlDirectory: String
     /// Largest JSON body accepted on JSON endpoints (design §8).
     public var maximumBodyBytes: Int
+    /// The OpenAPI document served at `/admin/v1/openapi.json`.
+    public var openAPIFile: String?
+    /// A platform admin key stored at start if missing (`REGISTRAR_BOOTSTRAP_KEY`), for containers.
+    public var bootstrapKey: String?
 
     public init(
         databaseURL: DatabaseURL, migrationDatabaseURL: DatabaseURL? = nil, host: String = "127.0.0.1", port: Int = 8080,
         publicBaseURL: String = "http://localhost:8080", baseDomain: String? = nil, trustedProxies: [IPRange] = [],
         argon2: Argon2Hasher.Parameters = .init(), argon2Threads: Int = System.coreCount, argon2QueueLimit: Int = 64,
-        serviceDocumentation: String? = nil, sqlDirectory: String = Migrator.locateDirectory(nil), maximumBodyBytes: Int = 64 * 1024
+        serviceDocumentation: String? = nil, sqlDirectory: String = Migrator.locateDirectory(nil), maximumBodyBytes: Int = 64 * 1024,
+        openAPIFile: String? = RegistrarConfig.locateOpenAPIFile(), bootstrapKey: String? = nil
     ) throws {
         self.databaseURL = databaseURL
         self.migrationDatabaseURL = migrationDatabaseURL
@@ -50,6 +55,21 @@ public struct RegistrarConfig: Sendable {
         self.serviceDocumentation = serviceDocumentation
         self.sqlDirectory = sqlDirectory
         self.maximumBodyBytes = maximumBodyBytes
+        self.openAPIFile = openAPIFile
+        if let bootstrapKey, AdminKey.parse(bootstrapKey) == nil {
+            throw ConfigError("the bootstrap key must look like rk_{16 letters or digits}.{43 base64url characters}")
+        }
+        self.bootstrapKey = bootstrapKey
+    }
+
+    /// `openapi/admin-v1.json` in the working directory, else in `share/registrar` beside the executable.
+    public static func locateOpenAPIFile() -> String? {
+        let executable = (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments.first ?? "")).resolvingSymlinksInPath()
+        let candidates = [
+            FileManager.default.currentDirectoryPath + "/openapi/admin-v1.json",
+            executable.deletingLastPathComponent().appendingPathComponent("../share/registrar/openapi/admin-v1.json").standardized.path,
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// An http(s) origin with no path, query or trailing slash: issuers are built from it.

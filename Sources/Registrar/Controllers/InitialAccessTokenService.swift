@@ -42,7 +42,7 @@ public struct InitialAccessTokenService: Sendable {
            let outside = scopes.first(where: { !tenant.policy.allowedScopes.contains($0) }) {
             throw Refused(field: "constraints.allowed_scopes", reason: "'\(outside)' is not allowed by the tenant's policy")
         }
-        let id = String(SecretGenerator.clientID().dropFirst(3).prefix(16))
+        let id = SecretGenerator.shortID()
         let secret = SecretGenerator.randomToken()
         let presented = "iat_\(id).\(secret)"
         let created = now()

@@ -19,6 +19,11 @@ public enum SecretGenerator {
         return "cl_" + String(decoding: characters, as: UTF8.self)
     }
 
+    /// 16 base62 characters (≈ 95 bits): the public id part of `iat_…` and `rk_…` tokens.
+    public static func shortID() -> String {
+        String(clientID().dropFirst(3).prefix(16))
+    }
+
     /// 256 random bits as 43 base64url characters.
     public static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()

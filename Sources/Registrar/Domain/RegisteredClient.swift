@@ -30,6 +30,7 @@ public struct RegisteredClient: Sendable, Equatable {
     public var status: Status
     public var createdAt: Date
     public var updatedAt: Date
+    public var lastUsedAt: Date?
     /// The verified claims of the software statement the client registered with (RFC 7591 §2.3).
     public var softwareStatement: JSONValue?
 
@@ -38,7 +39,7 @@ public struct RegisteredClient: Sendable, Equatable {
         registrationAccessTokenHash: String, registeredVia: Origin, initialAccessTokenID: String? = nil,
         sourceAddress: String?, status: Status = .active, createdAt: Date, updatedAt: Date? = nil,
         previousRegistrationAccessTokenHash: String? = nil, previousRegistrationAccessTokenValidUntil: Date? = nil,
-        softwareStatement: JSONValue? = nil
+        softwareStatement: JSONValue? = nil, lastUsedAt: Date? = nil
     ) {
         self.tenantID = tenantID
         self.clientID = clientID
@@ -55,6 +56,7 @@ public struct RegisteredClient: Sendable, Equatable {
         self.previousRegistrationAccessTokenHash = previousRegistrationAccessTokenHash
         self.previousRegistrationAccessTokenValidUntil = previousRegistrationAccessTokenValidUntil
         self.softwareStatement = softwareStatement
+        self.lastUsedAt = lastUsedAt
     }
 }
 

@@ -81,6 +81,9 @@ struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path.hasPrefix(AdminController.prefix + "/") || request.uri.path == AdminController.prefix {
+            return try await handleAdmin(request, context: context, next: next)
+        }
         do {
             return try await next(request, context)
         } catch let error as OAuthError {
@@ -103,6 +106,33 @@ struct ErrorMiddleware: RouterMiddleware {
             context.logger.error("unhandled error", metadata: ["error": .string(String(describing: error))])
             return try OAuthError(.serverError, "internal error").response(from: request, context: context)
         }
+    }
+
+    /// The management API answers RFC 9457 problem documents for every failure.
+    func handleAdmin(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let problem: Problem
+        do {
+            return try await next(request, context)
+        } catch let error as Problem {
+            problem = error
+        } catch let error as OAuthError {
+            problem = error.problem
+        } catch let error as HTTPError {
+            problem = switch error.status {
+            case .notFound: .notFound
+            case .methodNotAllowed: Problem(.methodNotAllowed, "this method is not allowed here")
+            default: Problem(.validation, error.body ?? error.status.reasonPhrase)
+            }
+        } catch is Argon2Hasher.Overloaded {
+            problem = Problem(.unavailable, "the server is busy; retry shortly", retryAfter: 1)
+        } catch let error as DatabaseError where error.kind == .unavailable {
+            context.logger.error("database unavailable", metadata: ["error": .string(error.description)])
+            problem = Problem(.unavailable, "the server is temporarily unavailable", retryAfter: 1)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": .string(String(describing: error))])
+            problem = Problem(.internalError, "internal error")
+        }
+        return try problem.response(from: request, context: context)
     }
 }
 

@@ -23,6 +23,24 @@ public protocol ClientRepository: Sendable {
     func delete(tenantID: UUID, clientID: String, audit: AuditEvent) async throws -> Bool
     /// Appends an audit event about this tenant outside any other change.
     func record(_ audit: AuditEvent, tenantID: UUID) async throws
+    /// Newest first, keyset-paginated.
+    func list(tenantID: UUID, filter: ClientFilter, after cursor: Cursor?, limit: Int) async throws -> Page<RegisteredClient>
+    /// Enables or disables a client; false when it does not exist.
+    func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, audit: AuditEvent) async throws -> Bool
+    /// Records use, coalesced: at most one write a minute per client.
+    func markUsed(tenantID: UUID, clientID: String, at now: Date) async throws
+}
+
+/// Filters of the admin client list; every one optional.
+public struct ClientFilter: Sendable, Equatable {
+    public var nameContains: String?
+    public var registeredVia: RegisteredClient.Origin?
+    public var createdBefore: Date?
+    public var createdAfter: Date?
+    /// Clients whose last use (their creation, if never used) is before this instant.
+    public var lastUsedBefore: Date?
+    public var status: RegisteredClient.Status?
+    public init() {}
 }
 
 extension ClientRepository {
@@ -69,12 +87,8 @@ public struct PostgresClientRepository: ClientRepository {
 
     public func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient? {
         try await database.withTenant(tenantID) { connection in
-            let rows = try await connection.run("""
-                SELECT client_id, metadata::text, client_secret_hash, client_secret_expires_at, registration_access_token_hash,
-                    registered_via, initial_access_token_id, source_address, status, created_at, updated_at,
-                    previous_rat_hash, previous_rat_valid_until, software_statement::text
-                FROM clients WHERE tenant_id = \(tenantID) AND client_id = \(clientID)
-                """, logger: logger)
+            let rows = try await connection.run(
+                "SELECT \(unescaped: Self.columns) FROM clients WHERE tenant_id = \(tenantID) AND client_id = \(clientID)", logger: logger)
             return try rows.first.flatMap { try Self.decode($0, tenantID: tenantID) }
         }
     }
@@ -122,10 +136,70 @@ public struct PostgresClientRepository: ClientRepository {
         }
     }
 
+    static let columns = """
+        client_id, metadata::text, client_secret_hash, client_secret_expires_at, registration_access_token_hash,
+        registered_via, initial_access_token_id, source_address, status, created_at, updated_at,
+        previous_rat_hash, previous_rat_valid_until, software_statement::text, last_used_at
+        """
+
+    public func list(tenantID: UUID, filter: ClientFilter, after cursor: Cursor?, limit: Int) async throws -> Page<RegisteredClient> {
+        var builder = QueryBuilder("SELECT \(Self.columns), \(microsSQL) FROM clients WHERE ")
+        try builder.append("tenant_id = ?", tenantID)
+        if let name = filter.nameContains {
+            let pattern = "%" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_") + "%"
+            try builder.append(" AND metadata->>'client_name' ILIKE ?", pattern)
+        }
+        if let via = filter.registeredVia { try builder.append(" AND registered_via = ?", via.rawValue) }
+        if let before = filter.createdBefore { try builder.append(" AND created_at < ?", before) }
+        if let after = filter.createdAfter { try builder.append(" AND created_at > ?", after) }
+        if let before = filter.lastUsedBefore { try builder.append(" AND COALESCE(last_used_at, created_at) < ?", before) }
+        if let status = filter.status { try builder.append(" AND status = ?", status.rawValue) }
+        if let cursor {
+            try builder.append(" AND (created_at, client_id) < (timestamptz 'epoch' + ? * interval '1 microsecond', ?)", cursor.micros, cursor.id)
+        }
+        try builder.append(" ORDER BY created_at DESC, client_id DESC LIMIT ?", limit + 1)
+        let query = builder.query
+        let rows = try await database.withTenant(tenantID) { connection in
+            try await connection.run(query, logger: logger)
+        }
+        var items: [RegisteredClient] = []
+        var last: Cursor?
+        for row in rows.prefix(limit) {
+            guard let client = try Self.decode(row, tenantID: tenantID) else { continue }
+            items.append(client)
+            let micros = try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?, String?, Date?, Int64).self).15
+            last = Cursor(micros: micros, id: client.clientID)
+        }
+        return Page(items: items, nextCursor: rows.count > limit ? last?.encoded : nil)
+    }
+
+    public func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, audit: AuditEvent) async throws -> Bool {
+        try await database.withTenant(tenantID) { connection in
+            let rows = try await connection.run("""
+                UPDATE clients SET status = \(status.rawValue), updated_at = now()
+                WHERE tenant_id = \(tenantID) AND client_id = \(clientID) RETURNING client_id
+                """, logger: logger)
+            guard !rows.isEmpty else { return false }
+            try await AuditLog.record(audit, tenantID: tenantID, on: connection, logger: logger)
+            return true
+        }
+    }
+
+    public func markUsed(tenantID: UUID, clientID: String, at now: Date) async throws {
+        let threshold = now.addingTimeInterval(-60)
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run("""
+                UPDATE clients SET last_used_at = \(now)
+                WHERE tenant_id = \(tenantID) AND client_id = \(clientID) AND (last_used_at IS NULL OR last_used_at < \(threshold))
+                """, logger: logger)
+        }
+    }
+
     static func decode(_ row: PostgresRow, tenantID: UUID) throws -> RegisteredClient? {
         let (clientID, metadataText, secretHash, secretExpiresAt, ratHash, via, iat, source, status, createdAt, updatedAt,
-             previousHash, previousValidUntil, statementText) =
-            try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?, String?).self)
+             previousHash, previousValidUntil, statementText, lastUsedAt) =
+            try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?, String?, Date?).self)
         guard let object = try? JSONValue.parseObject(Array(metadataText.utf8)), let metadata = ClientMetadata(stored: object) else {
             return nil
         }
@@ -136,7 +210,7 @@ public struct PostgresClientRepository: ClientRepository {
             registeredVia: RegisteredClient.Origin(rawValue: via) ?? .dcr, initialAccessTokenID: iat, sourceAddress: source,
             status: RegisteredClient.Status(rawValue: status) ?? .disabled, createdAt: createdAt, updatedAt: updatedAt,
             previousRegistrationAccessTokenHash: previousHash, previousRegistrationAccessTokenValidUntil: previousValidUntil,
-            softwareStatement: statement)
+            softwareStatement: statement, lastUsedAt: lastUsedAt)
     }
 }
 

@@ -8,6 +8,19 @@ public enum TenantRepositoryError: Error, Equatable {
     case slugTaken
     case invalidDomain(String)
     case domainTaken(String)
+    /// The caller's version (ETag) is not the current one.
+    case stale
+    /// The tenant still has clients and no cascade was asked for.
+    case notEmpty
+}
+
+/// A tenant with what the admin API shows of it.
+public struct TenantRecord: Sendable, Equatable {
+    public var tenant: Tenant
+    public var domains: [String]
+    public var createdAt: Date
+    /// Whole microseconds of the last change, the tenant's version for `ETag` / `If-Match`.
+    public var version: Int64
 }
 
 /// The tenant registry.
@@ -20,8 +33,27 @@ public protocol TenantRepository: Sendable {
     func find(domain: String) async throws -> Tenant?
     func domains(of tenantID: UUID) async throws -> [String]
     /// Replaces the policy document and records the change (before and after); returns the new version.
+    /// With `expectedVersion`, refuses (`stale`) unless that is the current version.
     @discardableResult
-    func setPolicy(_ policy: RegistrationPolicy, for tenantID: UUID, audit: AuditEvent?) async throws -> Int
+    func setPolicy(_ policy: RegistrationPolicy, for tenantID: UUID, audit: AuditEvent?, expectedVersion: Int?) async throws -> Int
+
+    /// Any status, with domains; nil when there is no such tenant.
+    func record(slug: String) async throws -> TenantRecord?
+    /// Ordered by slug, after `afterSlug`.
+    func list(afterSlug: String?, limit: Int) async throws -> Page<TenantRecord>
+    /// Changes name and/or status; with `expectedVersion`, refuses (`stale`) unless it is current.
+    func update(_ tenantID: UUID, displayName: String?, status: Tenant.Status?, expectedVersion: Int64?) async throws -> TenantRecord?
+    /// Deletes the tenant and everything in it; refuses (`notEmpty`) while it has clients unless `cascade`.
+    func delete(_ tenantID: UUID, cascade: Bool) async throws -> Bool
+    func addDomain(_ host: String, to tenantID: UUID) async throws
+    func removeDomain(_ host: String, from tenantID: UUID) async throws -> Bool
+}
+
+extension TenantRepository {
+    @discardableResult
+    public func setPolicy(_ policy: RegistrationPolicy, for tenantID: UUID, audit: AuditEvent? = nil) async throws -> Int {
+        try await setPolicy(policy, for: tenantID, audit: audit, expectedVersion: nil)
+    }
 }
 
 public struct PostgresTenantRepository: TenantRepository {
@@ -105,11 +137,14 @@ public struct PostgresTenantRepository: TenantRepository {
     }
 
     @discardableResult
-    public func setPolicy(_ policy: RegistrationPolicy, for tenantID: UUID, audit: AuditEvent? = nil) async throws -> Int {
+    public func setPolicy(_ policy: RegistrationPolicy, for tenantID: UUID, audit: AuditEvent?, expectedVersion: Int?) async throws -> Int {
         let document = policy.json.encodedString()
         return try await database.withTenant(tenantID) { connection in
-            let before = try await connection.run("SELECT document::text FROM tenant_policies WHERE tenant_id = \(tenantID) FOR UPDATE", logger: logger)
-                .first.map { try $0.decode(String.self) }
+            let current = try await connection.run(
+                "SELECT document::text, version FROM tenant_policies WHERE tenant_id = \(tenantID) FOR UPDATE", logger: logger)
+                .first.map { try $0.decode((String, Int).self) }
+            if let expectedVersion, expectedVersion != (current?.1 ?? 0) { throw TenantRepositoryError.stale }
+            let before = current?.0
             let rows = try await connection.run("""
                 INSERT INTO tenant_policies (tenant_id, document) VALUES (\(tenantID), \(document)::jsonb)
                 ON CONFLICT (tenant_id) DO UPDATE SET document = EXCLUDED.document,
@@ -125,6 +160,78 @@ public struct PostgresTenantRepository: TenantRepository {
                 try await AuditLog.record(audit, tenantID: tenantID, on: connection, logger: logger)
             }
             return version
+        }
+    }
+
+    public func record(slug: String) async throws -> TenantRecord? {
+        guard Tenant.isValidSlug(slug), let tenant = try await find(slug: slug) else { return nil }
+        let rows = try await database.query("""
+            SELECT created_at, (extract(epoch FROM updated_at) * 1000000)::bigint FROM tenants WHERE tenant_id = \(tenant.id)
+            """)
+        guard let (createdAt, version) = try rows.first?.decode((Date, Int64).self) else { return nil }
+        return TenantRecord(tenant: tenant, domains: try await domains(of: tenant.id), createdAt: createdAt, version: version)
+    }
+
+    public func list(afterSlug: String?, limit: Int) async throws -> Page<TenantRecord> {
+        let rows = try await database.query("""
+            SELECT t.tenant_id, t.slug, t.display_name, t.status, t.created_at, (extract(epoch FROM t.updated_at) * 1000000)::bigint,
+                COALESCE((SELECT array_agg(d.host ORDER BY d.host) FROM tenant_domains d WHERE d.tenant_id = t.tenant_id), '{}')
+            FROM tenants t WHERE t.slug > \(afterSlug ?? "") ORDER BY t.slug LIMIT \(limit + 1)
+            """)
+        let records = try rows.prefix(limit).map { row in
+            let (id, slug, name, status, createdAt, version, domains) = try row.decode((UUID, String, String, String, Date, Int64, [String]).self)
+            return TenantRecord(tenant: Tenant(id: id, slug: slug, displayName: name, status: Tenant.Status(rawValue: status) ?? .suspended),
+                                domains: domains, createdAt: createdAt, version: version)
+        }
+        return Page(items: records, nextCursor: rows.count > limit ? records.last.map { SecretGenerator.base64URL(Array($0.tenant.slug.utf8)) } : nil)
+    }
+
+    public func update(_ tenantID: UUID, displayName: String?, status: Tenant.Status?, expectedVersion: Int64?) async throws -> TenantRecord? {
+        let slug: String? = try await database.withPlatformScope { connection in
+            let rows = try await connection.run("""
+                SELECT slug, (extract(epoch FROM updated_at) * 1000000)::bigint FROM tenants WHERE tenant_id = \(tenantID) FOR UPDATE
+                """, logger: logger)
+            guard let (slug, version) = try rows.first?.decode((String, Int64).self) else { return nil }
+            if let expectedVersion, expectedVersion != version { throw TenantRepositoryError.stale }
+            try await connection.run("""
+                UPDATE tenants SET display_name = COALESCE(\(displayName), display_name), status = COALESCE(\(status?.rawValue), status),
+                    updated_at = clock_timestamp() WHERE tenant_id = \(tenantID)
+                """, logger: logger)
+            return slug
+        }
+        return try await slug.asyncFlatMap { try await record(slug: $0) }
+    }
+
+    public func delete(_ tenantID: UUID, cascade: Bool) async throws -> Bool {
+        try await database.withPlatformScope { connection in
+            try await connection.run("SELECT set_config('registrar.tenant_id', \(tenantID.uuidString), true)", logger: logger)
+            let clients = try await connection.run("SELECT count(*)::integer FROM clients WHERE tenant_id = \(tenantID)", logger: logger)
+            if !cascade, try clients.first?.decode(Int.self) ?? 0 > 0 { throw TenantRepositoryError.notEmpty }
+            return !(try await connection.run("DELETE FROM tenants WHERE tenant_id = \(tenantID) RETURNING tenant_id", logger: logger)).isEmpty
+        }
+    }
+
+    public func addDomain(_ host: String, to tenantID: UUID) async throws {
+        let host = host.lowercased()
+        guard URIParser.isValidDNSName(host), host.contains(".") else { throw TenantRepositoryError.invalidDomain(host) }
+        do {
+            try await database.withPlatformScope { connection in
+                try await connection.run("INSERT INTO tenant_domains (tenant_id, host) VALUES (\(tenantID), \(host))", logger: logger)
+                try await connection.run("UPDATE tenants SET updated_at = clock_timestamp() WHERE tenant_id = \(tenantID)", logger: logger)
+            }
+        } catch let error as DatabaseError where error.kind == .uniqueViolation {
+            throw TenantRepositoryError.domainTaken(host)
+        }
+    }
+
+    public func removeDomain(_ host: String, from tenantID: UUID) async throws -> Bool {
+        try await database.withPlatformScope { connection in
+            let rows = try await connection.run(
+                "DELETE FROM tenant_domains WHERE tenant_id = \(tenantID) AND host = \(host.lowercased()) RETURNING host", logger: logger)
+            if !rows.isEmpty {
+                try await connection.run("UPDATE tenants SET updated_at = clock_timestamp() WHERE tenant_id = \(tenantID)", logger: logger)
+            }
+            return !rows.isEmpty
         }
     }
 }

@@ -1,0 +1,164 @@
+import Foundation
+import Hummingbird
+
+/// A tenant's clients: list and inspect, disable and enable, delete, rotate the secret, reissue
+/// the registration access token; and the client authentication API for a tenant's own
+/// authorization server.
+extension AdminController {
+    func addClientRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("/tenants/:tenant/clients", use: listClients)
+        group.post("/tenants/:tenant/clients/authenticate", use: authenticateClient)
+        group.get("/tenants/:tenant/clients/:client_id", use: getClient)
+        group.delete("/tenants/:tenant/clients/:client_id", use: deleteClient)
+        group.post("/tenants/:tenant/clients/:client_id/disable", use: disableClient)
+        group.post("/tenants/:tenant/clients/:client_id/enable", use: enableClient)
+        group.post("/tenants/:tenant/clients/:client_id/secret", use: rotateSecret)
+        group.post("/tenants/:tenant/clients/:client_id/registration-access-token", use: reissueRegistrationAccessToken)
+    }
+
+    /// What an admin sees of a client: its metadata and lifecycle, never a hash.
+    static func json(_ client: RegisteredClient) -> JSONValue {
+        var object = client.metadata.json
+        object["client_id"] = .string(client.clientID)
+        object["status"] = .string(client.status.rawValue)
+        object["registered_via"] = .string(client.registeredVia.rawValue)
+        object["created_at"] = timestamp(client.createdAt)
+        object["updated_at"] = timestamp(client.updatedAt)
+        if let used = timestamp(client.lastUsedAt) { object["last_used_at"] = used }
+        if let iat = client.initialAccessTokenID { object["initial_access_token_id"] = .string(iat) }
+        if client.metadata.isConfidential {
+            object["client_secret_expires_at"] = .number(client.clientSecretExpiresAt.map { $0.timeIntervalSince1970.rounded(.down) } ?? 0)
+        }
+        if let statement = client.softwareStatement { object["software_statement_claims"] = statement }
+        return .object(object)
+    }
+
+    func client(_ record: TenantRecord, _ context: AppRequestContext) async throws -> RegisteredClient {
+        let clientID = try context.parameters.require("client_id")
+        guard let client = try await clients.find(tenantID: record.tenant.id, clientID: clientID) else { throw Problem.notFound }
+        return client
+    }
+
+    @Sendable func listClients(request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, record) = try await tenant(request, context, .read)
+        let (limit, cursorText) = try page(request)
+        var cursor: Cursor?
+        if let cursorText {
+            guard let decoded = Cursor(encoded: cursorText) else { throw Problem.invalid("cursor", "is not a cursor this API returned") }
+            cursor = decoded
+        }
+        let parameters = request.uri.queryParameters
+        var filter = ClientFilter()
+        if let name = parameters["name_contains"] {
+            guard name.count <= 200 else { throw Problem.invalid("name_contains", "must be at most 200 characters") }
+            filter.nameContains = String(name)
+        }
+        if let via = parameters["registered_via"] {
+            guard let origin = RegisteredClient.Origin(rawValue: String(via)) else { throw Problem.invalid("registered_via", "must be dcr, admin or cimd") }
+            filter.registeredVia = origin
+        }
+        if let status = parameters["status"] {
+            guard let value = RegisteredClient.Status(rawValue: String(status)) else { throw Problem.invalid("status", "must be active or disabled") }
+            filter.status = value
+        }
+        filter.createdBefore = try dateParameter(request, "created_before")
+        filter.createdAfter = try dateParameter(request, "created_after")
+        filter.lastUsedBefore = try dateParameter(request, "last_used_before")
+        let page = try await clients.list(tenantID: record.tenant.id, filter: filter, after: cursor, limit: limit)
+        return Self.listResponse(page.items.map(Self.json), nextCursor: page.nextCursor)
+    }
+
+    @Sendable func getClient(request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, record) = try await tenant(request, context, .read)
+        return .json(Self.json(try await client(record, context)), headers: [.cacheControl: "no-store"])
+    }
+
+    @Sendable func deleteClient(request: Request, context: AppRequestContext) async throws -> Response {
+        let (principal, record) = try await tenant(request, context, .write)
+        let client = try await client(record, context)
+        let audit = principal.actor("client.deleted", context, clientID: client.clientID)
+        guard try await clients.delete(tenantID: record.tenant.id, clientID: client.clientID, audit: audit) else { throw Problem.notFound }
+        return Response(status: .noContent)
+    }
+
+    func setStatus(_ status: RegisteredClient.Status, _ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let (principal, record) = try await tenant(request, context, .write)
+        var client = try await client(record, context)
+        let audit = principal.actor(status == .disabled ? "client.disabled" : "client.enabled", context, clientID: client.clientID)
+        guard try await clients.setStatus(tenantID: record.tenant.id, clientID: client.clientID, status: status, audit: audit) else {
+            throw Problem.notFound
+        }
+        client.status = status
+        return .json(Self.json(client), headers: [.cacheControl: "no-store"])
+    }
+
+    @Sendable func disableClient(request: Request, context: AppRequestContext) async throws -> Response {
+        try await setStatus(.disabled, request, context)
+    }
+
+    @Sendable func enableClient(request: Request, context: AppRequestContext) async throws -> Response {
+        try await setStatus(.active, request, context)
+    }
+
+    /// A new secret, returned once; the old one stops working at once.
+    @Sendable func rotateSecret(request: Request, context: AppRequestContext) async throws -> Response {
+        let (principal, record) = try await tenant(request, context, .write)
+        var client = try await client(record, context)
+        guard client.metadata.isConfidential else {
+            throw Problem(.conflict, "the client authenticates with \(client.metadata.tokenEndpointAuthMethod.rawValue) and has no secret")
+        }
+        let secret = SecretGenerator.clientSecret()
+        client.clientSecretHash = try await hasher.hash(secret)
+        client.updatedAt = now()
+        let lifetime = record.tenant.policy.clientSecretLifetimeSeconds
+        client.clientSecretExpiresAt = lifetime > 0 ? client.updatedAt.addingTimeInterval(TimeInterval(lifetime)) : nil
+        try await clients.update(client, audit: principal.actor("client.secret_rotated", context, clientID: client.clientID))
+        return .json(.object([
+            "client_id": .string(client.clientID),
+            "client_secret": .string(secret),
+            "client_secret_expires_at": .number(client.clientSecretExpiresAt.map { $0.timeIntervalSince1970.rounded(.down) } ?? 0),
+        ]), headers: [.cacheControl: "no-store"])
+    }
+
+    /// For a client that lost its registration access token: a new one, and the old one (and any
+    /// rotated-out one in its grace) dies at once.
+    @Sendable func reissueRegistrationAccessToken(request: Request, context: AppRequestContext) async throws -> Response {
+        let (principal, record) = try await tenant(request, context, .write)
+        var client = try await client(record, context)
+        let token = SecretGenerator.registrationAccessToken()
+        client.registrationAccessTokenHash = try await hasher.hash(token)
+        client.previousRegistrationAccessTokenHash = nil
+        client.previousRegistrationAccessTokenValidUntil = nil
+        client.updatedAt = now()
+        try await clients.update(client, audit: principal.actor("client.registration_access_token_reissued", context, clientID: client.clientID))
+        return .json(.object([
+            "client_id": .string(client.clientID),
+            "registration_access_token": .string(token),
+            "registration_client_uri": .string(resolved(record).clientConfigurationURI(client.clientID)),
+        ]), headers: [.cacheControl: "no-store"])
+    }
+
+    /// For a platform that keeps its own token endpoint: is this client, with this secret and this
+    /// redirect URI, one we registered and enabled? Every "no" is the same 401.
+    @Sendable func authenticateClient(request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, record) = try await tenant(request, context, .authenticateClients)
+        let body = try await body(request, allowed: ["client_id", "client_secret", "redirect_uri"])
+        let clientID = try Self.string(body, "client_id", required: true, maxLength: 2000)!
+        let secret = try Self.string(body, "client_secret", maxLength: 512)
+        let redirect = try Self.string(body, "redirect_uri", maxLength: URIParser.maximumLength)
+        let rejected = Problem(.unauthorized, "the client could not be authenticated")
+        guard let client = try await clients.find(tenantID: record.tenant.id, clientID: clientID), client.status == .active else { throw rejected }
+        if client.metadata.isConfidential {
+            guard let secret, let hash = client.clientSecretHash, client.clientSecretExpiresAt.map({ $0 > now() }) ?? true,
+                  case .verified = try await verifier.verify(secret, against: hash)
+            else { throw rejected }
+        } else if secret != nil {
+            throw rejected
+        }
+        if let redirect, !RedirectURIMatcher.matches(redirect, registered: client.metadata.redirectURIs) { throw rejected }
+        try await clients.markUsed(tenantID: record.tenant.id, clientID: client.clientID, at: now())
+        guard case .object(var object) = Self.json(client) else { throw Problem(.internalError) }
+        object["active"] = .bool(true)
+        return .json(.object(object), headers: [.cacheControl: "no-store"])
+    }
+}
