@@ -12,6 +12,8 @@ public struct AppOverrides: Sendable {
     public var checkSchemaAtStart = true
     /// How long one database operation may take before it is answered as unavailable.
     public var databaseTimeout: Duration = .seconds(10)
+    /// Every request's deadline; past it the request is cancelled and answered 503.
+    public var requestTimeout: Duration = .seconds(30)
     public init() {}
 }
 
@@ -22,6 +24,7 @@ struct AppComponents {
     let hasher: Argon2Hasher
     let migrator: Migrator
     let database: Database
+    let reaper: ClientReaper
 }
 
 /// The composition root, used by `registrar serve` and by the tests alike.
@@ -31,7 +34,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
     var app = Application(
         router: components.router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: [postgres, Argon2HasherService(hasher: hasher)],
+        services: [postgres, Argon2HasherService(hasher: hasher)]
+            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0)] } ?? []),
         logger: logger
     )
     if overrides.checkSchemaAtStart {
@@ -65,32 +69,37 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
     let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache())
     let intake = RegistrationIntake(now: overrides.now)
+    let limiter: any RateLimiter = config.rateLimiting ? PostgresRateLimiter(database: database, now: overrides.now) : UnlimitedRateLimiter()
+    let usage = UsageRecorder(clients: clients, now: overrides.now)
+    let reaperRepository = PostgresClientReaperRepository(database: database)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies))
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: DeadlineMiddleware(limit: overrides.requestTimeout))
     router.add(middleware: CORSMiddleware())
     HealthController(database: database, requiredSchemaVersion: migrator.requiredVersion).addRoutes(to: router)
     MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
     RegistrationController(
         resolver: resolver, registration: registration,
-        initialAccessTokens: InitialAccessTokenAuthenticator(tokens: initialAccessTokens, verifier: verifier, now: overrides.now),
-        intake: intake, maximumBodyBytes: config.maximumBodyBytes
+        initialAccessTokens: InitialAccessTokenAuthenticator(tokens: initialAccessTokens, verifier: verifier, limiter: limiter, now: overrides.now),
+        intake: intake, limiter: limiter, maximumBodyBytes: config.maximumBodyBytes
     ).addRoutes(to: router)
     ClientConfigurationController(
         resolver: resolver, clients: clients, initialAccessTokens: initialAccessTokens,
-        authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, now: overrides.now),
+        authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, limiter: limiter, usage: usage, now: overrides.now),
         intake: intake, hasher: hasher, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     AdminController(
-        authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, now: overrides.now),
+        authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, now: overrides.now),
         keys: adminKeys, audit: PostgresAuditRepository(database: database), hasher: hasher, verifier: verifier,
-        resolver: resolver, intake: intake, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        resolver: resolver, intake: intake, limiter: limiter, usage: usage, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
-    return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database)
+    return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
+                         reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger))
 }
 
 extension DatabaseURL {

@@ -29,6 +29,10 @@ struct Serve: AsyncParsableCommand {
     var logLevel: String?
     @Option(name: .customLong("openapi-file"), help: "OpenAPI document served at /admin/v1/openapi.json (env REGISTRAR_OPENAPI_FILE; default openapi/admin-v1.json).")
     var openAPIFile: String?
+    @Flag(name: .customLong("no-rate-limits"), help: "Turn the shared rate limits off (env REGISTRAR_RATE_LIMITS=off), e.g. behind an edge limiter.")
+    var noRateLimits = false
+    @Option(name: .customLong("reaper-interval"), help: "Seconds between client reaper passes; 0 turns the reaper off on this instance (env REGISTRAR_REAPER_INTERVAL, default 300).")
+    var reaperInterval: Int?
     @Flag(help: "Apply pending migrations before serving (env REGISTRAR_MIGRATE=1).")
     var migrate = false
 
@@ -72,7 +76,9 @@ struct Serve: AsyncParsableCommand {
         let argon2 = try argon2Options.parameters()
         let queueLimit = try argon2QueueLimit ?? Environment.int("REGISTRAR_ARGON2_QUEUE_LIMIT") ?? 64
         guard queueLimit >= 0 else { throw CLIError("--argon2-queue-limit (REGISTRAR_ARGON2_QUEUE_LIMIT) must not be negative") }
-        return try RegistrarConfig(
+        let reaperSeconds = try reaperInterval ?? Environment.int("REGISTRAR_REAPER_INTERVAL") ?? 300
+        guard reaperSeconds >= 0 else { throw CLIError("--reaper-interval (REGISTRAR_REAPER_INTERVAL) must not be negative") }
+        var config = try RegistrarConfig(
             databaseURL: database.applicationURL(),
             migrationDatabaseURL: (database.migrationDatabaseURL ?? Environment.string("MIGRATION_DATABASE_URL")).map(DatabaseURL.init),
             host: host ?? Environment.string("REGISTRAR_HOST") ?? "127.0.0.1",
@@ -87,6 +93,9 @@ struct Serve: AsyncParsableCommand {
             sqlDirectory: database.resolvedSQLDirectory,
             openAPIFile: openAPIFile ?? Environment.string("REGISTRAR_OPENAPI_FILE") ?? RegistrarConfig.locateOpenAPIFile(),
             bootstrapKey: Environment.string("REGISTRAR_BOOTSTRAP_KEY"))
+        config.rateLimiting = !(noRateLimits || Environment.string("REGISTRAR_RATE_LIMITS")?.lowercased() == "off")
+        config.reaperInterval = reaperSeconds > 0 ? .seconds(reaperSeconds) : nil
+        return config
     }
 }
 

@@ -19,15 +19,27 @@ public struct AdminPrincipal: Sendable {
 struct AdminAuthenticator: Sendable {
     let keys: any AdminKeyRepository
     let verifier: TokenVerifier
+    let limiter: any RateLimiter
     let now: @Sendable () -> Date
 
-    func authenticate(_ request: Request) async throws -> AdminPrincipal {
+    /// Platform-wide limits: per key, and failed attempts per source address.
+    static let perKey = RateLimit(limit: 1200, periodSeconds: 60, burst: 200)
+    static let failures = RateLimit(limit: 30, periodSeconds: 60, burst: 20)
+
+    func authenticate(_ request: Request, source: String?) async throws -> AdminPrincipal {
+        try await limiter.guardFailures(from: source, tenantID: nil, limit: Self.failures)
         let presented: String?
-        do { presented = try BearerToken.from(request) } catch { throw Problem.unauthorized }
+        do { presented = try BearerToken.from(request) } catch { presented = nil }
+        if let id = presented.flatMap(AdminKey.parse) {
+            try await limiter.hit("admin_key", key: "admin-key:\(id)", tenantID: nil, limit: Self.perKey)
+        }
         guard let presented, let id = AdminKey.parse(presented),
               let key = try await keys.find(id: id), key.revokedAt == nil,
               case .verified = try await verifier.verify(presented, against: key.secretHash)
-        else { throw Problem.unauthorized }
+        else {
+            await limiter.recordFailure(from: source, tenantID: nil, limit: Self.failures)
+            throw Problem.unauthorized
+        }
         try await keys.markUsed(key, at: now())
         return AdminPrincipal(key: key)
     }

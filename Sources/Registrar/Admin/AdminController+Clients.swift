@@ -14,6 +14,20 @@ extension AdminController {
         group.post("/tenants/:tenant/clients/:client_id/enable", use: enableClient)
         group.post("/tenants/:tenant/clients/:client_id/secret", use: rotateSecret)
         group.post("/tenants/:tenant/clients/:client_id/registration-access-token", use: reissueRegistrationAccessToken)
+        group.get("/tenants/:tenant/reaping", use: reapingReport)
+    }
+
+    /// A dry run of the reaper for this tenant: which clients it would disable and delete now.
+    @Sendable func reapingReport(request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, record) = try await tenant(request, context, .read)
+        let policy = record.tenant.policy
+        let rule = ReapingRule(policy: policy, now: now())
+        let result = try await reaper.candidates(tenantID: record.tenant.id, rule: rule, limit: Self.maximumPageSize)
+        return .json(.object([
+            "enabled": .bool(rule.isActive),
+            "would_disable": .array(result.disabled.map(JSONValue.string)),
+            "would_delete": .array(result.deleted.map(JSONValue.string)),
+        ]), headers: [.cacheControl: "no-store"])
     }
 
     /// What an admin sees of a client: its metadata and lifecycle, never a hash.
@@ -138,16 +152,9 @@ extension AdminController {
         ]), headers: [.cacheControl: "no-store"])
     }
 
-    /// For a platform that keeps its own token endpoint: is this client, with this secret and this
-    /// redirect URI, one we registered and enabled? Every "no" is the same 401.
-    @Sendable func authenticateClient(request: Request, context: AppRequestContext) async throws -> Response {
-        let (_, record) = try await tenant(request, context, .authenticateClients)
-        let body = try await body(request, allowed: ["client_id", "client_secret", "redirect_uri"])
-        let clientID = try Self.string(body, "client_id", required: true, maxLength: 2000)!
-        let secret = try Self.string(body, "client_secret", maxLength: 512)
-        let redirect = try Self.string(body, "redirect_uri", maxLength: URIParser.maximumLength)
+    func authenticatedClient(tenantID: UUID, clientID: String, secret: String?, redirect: String?) async throws -> RegisteredClient {
         let rejected = Problem(.unauthorized, "the client could not be authenticated")
-        guard let client = try await clients.find(tenantID: record.tenant.id, clientID: clientID), client.status == .active else { throw rejected }
+        guard let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active else { throw rejected }
         if client.metadata.isConfidential {
             guard let secret, let hash = client.clientSecretHash, client.clientSecretExpiresAt.map({ $0 > now() }) ?? true,
                   case .verified = try await verifier.verify(secret, against: hash)
@@ -156,7 +163,28 @@ extension AdminController {
             throw rejected
         }
         if let redirect, !RedirectURIMatcher.matches(redirect, registered: client.metadata.redirectURIs) { throw rejected }
-        try await clients.markUsed(tenantID: record.tenant.id, clientID: client.clientID, at: now())
+        return client
+    }
+
+    /// For a platform that keeps its own token endpoint: is this client, with this secret and this
+    /// redirect URI, one we registered and enabled? Every "no" is the same 401.
+    @Sendable func authenticateClient(request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, record) = try await tenant(request, context, .authenticateClients)
+        let body = try await body(request, allowed: ["client_id", "client_secret", "redirect_uri"])
+        let clientID = try Self.string(body, "client_id", required: true, maxLength: 2000)!
+        let secret = try Self.string(body, "client_secret", maxLength: 512)
+        let redirect = try Self.string(body, "redirect_uri", maxLength: URIParser.maximumLength)
+        let limits = record.tenant.policy.rateLimits
+        try await limiter.guardFailures(from: context.sourceAddress, tenantID: record.tenant.id, limit: limits.failedAuthenticationsPerAddress)
+        try await limiter.hit("authenticate_per_client", key: "authenticate:\(clientID)", tenantID: record.tenant.id, limit: limits.authenticatePerClient)
+        let client: RegisteredClient
+        do {
+            client = try await authenticatedClient(tenantID: record.tenant.id, clientID: clientID, secret: secret, redirect: redirect)
+        } catch let problem as Problem where problem.kind == .unauthorized {
+            await limiter.recordFailure(from: context.sourceAddress, tenantID: record.tenant.id, limit: limits.failedAuthenticationsPerAddress)
+            throw problem
+        }
+        try await usage.recordUse(tenantID: record.tenant.id, clientID: client.clientID)
         guard case .object(var object) = Self.json(client) else { throw Problem(.internalError) }
         object["active"] = .bool(true)
         return .json(.object(object), headers: [.cacheControl: "no-store"])

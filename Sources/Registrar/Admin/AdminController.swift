@@ -16,6 +16,9 @@ struct AdminController: Sendable {
     let verifier: TokenVerifier
     let resolver: TenantResolver
     let intake: RegistrationIntake
+    let limiter: any RateLimiter
+    let usage: UsageRecorder
+    let reaper: any ClientReaperRepository
     let openAPIDocument: String?
     let maximumBodyBytes: Int
     let now: @Sendable () -> Date
@@ -51,7 +54,7 @@ struct AdminController: Sendable {
     /// Only the platform host serves the management API; tenant hosts answer 404 for it.
     func principal(_ request: Request, _ context: AppRequestContext) async throws -> AdminPrincipal {
         guard context.requestHost == resolver.platformHost else { throw Problem.notFound }
-        return try await authenticator.authenticate(request)
+        return try await authenticator.authenticate(request, source: context.sourceAddress)
     }
 
     func requirePlatform(_ request: Request, _ context: AppRequestContext) async throws -> AdminPrincipal {

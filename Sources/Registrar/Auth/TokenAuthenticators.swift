@@ -6,6 +6,7 @@ import Hummingbird
 struct InitialAccessTokenAuthenticator: Sendable {
     let tokens: any InitialAccessTokenRepository
     let verifier: TokenVerifier
+    let limiter: any RateLimiter
     let now: @Sendable () -> Date
 
     struct Presented: Sendable {
@@ -14,10 +15,12 @@ struct InitialAccessTokenAuthenticator: Sendable {
     }
 
     /// Finds the presented token without hashing (cheap checks first); nil when none was sent.
-    func lookUp(_ request: Request, tenantID: UUID) async throws -> Presented? {
+    func lookUp(_ request: Request, tenantID: UUID, source: String?, limits: RateLimits) async throws -> Presented? {
         guard let presented = try BearerToken.from(request) else { return nil }
-        guard let (id, _) = InitialAccessToken.parse(presented),
-              let token = try await tokens.find(tenantID: tenantID, id: id), token.isUsable(at: now())
+        try await limiter.guardFailures(from: source, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
+        guard let (id, _) = InitialAccessToken.parse(presented) else { throw OAuthError.invalidToken }
+        try await limiter.hit("initial_access_token", key: "iat:\(id)", tenantID: tenantID, limit: limits.initialAccessToken)
+        guard let token = try await tokens.find(tenantID: tenantID, id: id), token.isUsable(at: now())
         else { throw OAuthError.invalidToken }
         return Presented(token: token, secret: presented)
     }
@@ -37,9 +40,26 @@ struct InitialAccessTokenAuthenticator: Sendable {
 struct RegistrationAccessTokenAuthenticator: Sendable {
     let clients: any ClientRepository
     let verifier: TokenVerifier
+    let limiter: any RateLimiter
+    let usage: UsageRecorder
     let now: @Sendable () -> Date
 
-    func authenticate(_ request: Request, tenantID: UUID, clientID: String) async throws -> RegisteredClient {
+    /// Rate limits (per client, and failures per address) run before any hashing; a failure
+    /// counts against the caller's address.
+    func authenticate(_ request: Request, tenantID: UUID, clientID: String, source: String?, limits: RateLimits) async throws -> RegisteredClient {
+        try await limiter.guardFailures(from: source, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
+        try await limiter.hit("client_configuration", key: "client:\(clientID)", tenantID: tenantID, limit: limits.clientConfigurationPerClient)
+        do {
+            let client = try await verify(request, tenantID: tenantID, clientID: clientID)
+            try await usage.recordUse(tenantID: tenantID, clientID: clientID)
+            return client
+        } catch let error as OAuthError where error.code == .invalidToken {
+            await limiter.recordFailure(from: source, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
+            throw error
+        }
+    }
+
+    func verify(_ request: Request, tenantID: UUID, clientID: String) async throws -> RegisteredClient {
         guard let token = try BearerToken.from(request), BearerToken.isRegistrationAccessTokenShaped(token),
               let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active
         else { throw OAuthError.invalidToken }

@@ -26,6 +26,10 @@ public struct RegistrarConfig: Sendable {
     public var maximumBodyBytes: Int
     /// The OpenAPI document served at `/admin/v1/openapi.json`.
     public var openAPIFile: String?
+    /// Shared rate limits on (design §8); off only to measure their cost or behind an edge limiter.
+    public var rateLimiting = true
+    /// How often this instance runs the client reaper; nil turns it off here.
+    public var reaperInterval: Duration? = .seconds(300)
     /// A platform admin key stored at start if missing (`REGISTRAR_BOOTSTRAP_KEY`), for containers.
     public var bootstrapKey: String?
 

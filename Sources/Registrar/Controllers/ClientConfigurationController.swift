@@ -32,7 +32,8 @@ struct ClientConfigurationController: Sendable {
     func authorize(_ request: Request, _ context: AppRequestContext) async throws -> Authorized {
         let resolved = try await resolver.resolve(context)
         let clientID = try context.parameters.require("client_id")
-        let client = try await authenticator.authenticate(request, tenantID: resolved.tenant.id, clientID: clientID)
+        let client = try await authenticator.authenticate(request, tenantID: resolved.tenant.id, clientID: clientID,
+                                                          source: context.sourceAddress, limits: resolved.tenant.policy.rateLimits)
         return Authorized(tenant: resolved, client: client)
     }
 

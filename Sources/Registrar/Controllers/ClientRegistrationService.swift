@@ -25,6 +25,16 @@ public struct ClientRegistrationService: Sendable {
     public func register(_ metadata: ClientMetadata, tenant: Tenant, via origin: RegisteredClient.Origin,
                          initialAccessTokenID: String? = nil, softwareStatement: JSONValue? = nil,
                          requester: Requester) async throws -> (RegisteredClient, IssuedCredentials) {
+        let policy = tenant.policy
+        var dedupKey: String?
+        if origin == .dcr, policy.deduplicationWindowSeconds > 0, !metadata.isConfidential, initialAccessTokenID == nil {
+            let key = Self.fingerprint(metadata, source: requester.sourceAddress)
+            dedupKey = key
+            let since = now().addingTimeInterval(-TimeInterval(policy.deduplicationWindowSeconds))
+            if var existing = try await clients.findDuplicate(tenantID: tenant.id, dedupKey: key, since: since) {
+                return try await reissue(&existing, policy: policy, requester: requester)
+            }
+        }
         let clientID = SecretGenerator.clientID()
         let registrationAccessToken = SecretGenerator.registrationAccessToken()
         let clientSecret = metadata.isConfidential ? SecretGenerator.clientSecret() : nil
@@ -40,18 +50,55 @@ public struct ClientRegistrationService: Sendable {
             clientSecretExpiresAt: clientSecret != nil && lifetime > 0 ? issuedAt.addingTimeInterval(TimeInterval(lifetime)) : nil,
             registrationAccessTokenHash: hashes.rat, registeredVia: origin, initialAccessTokenID: initialAccessTokenID,
             sourceAddress: requester.sourceAddress, createdAt: issuedAt, softwareStatement: softwareStatement)
+        var stored = client
+        stored.dedupKey = dedupKey
         let audit = AuditEvent(
             action: "client.registered", actorType: requester.actorType, actorID: requester.actorID, clientID: clientID,
             sourceAddress: requester.sourceAddress, requestID: requester.requestID,
             details: ["registered_via": .string(origin.rawValue), "client_name": metadata.clientName.map(JSONValue.string) ?? .null]
                 .filter { $0.value != .null })
         do {
-            try await clients.insert(client, audit: audit, consumingInitialAccessToken: initialAccessTokenID, at: issuedAt)
+            try await clients.insert(stored, audit: audit, consumingInitialAccessToken: initialAccessTokenID, at: issuedAt, maxClients: policy.maxClients)
         } catch ClientRepositoryError.initialAccessTokenUnusable {
             // Revoked, expired or used up since it was checked (a concurrent registration took the last use).
             throw OAuthError.invalidToken
+        } catch ClientRepositoryError.quotaReached {
+            try await clients.record(AuditEvent(
+                action: "client.registration_refused", actorType: requester.actorType, actorID: requester.actorID,
+                sourceAddress: requester.sourceAddress, requestID: requester.requestID,
+                details: ["reason": .string("max_clients"), "max_clients": .number(Double(policy.maxClients))]), tenantID: tenant.id)
+            throw Self.quotaReached
         }
         return (client, IssuedCredentials(clientSecret: clientSecret, registrationAccessToken: registrationAccessToken))
+    }
+}
+
+extension ClientRegistrationService {
+    /// RFC 6749 §4.1.2.1's `access_denied` with 403: the request is well-formed, the server
+    /// declines it, and retrying will not help until an admin makes room.
+    static let quotaReached = OAuthError(.accessDenied, "this tenant has reached its maximum number of registered clients", status: .forbidden)
+
+    /// SHA-256 of the normalised metadata (loopback ports dropped, RFC 8252 §7.3) and the source.
+    static func fingerprint(_ metadata: ClientMetadata, source: String?) -> String {
+        var normalised = metadata
+        normalised.redirectURIs = metadata.redirectURIs.map { RedirectURIMatcher.loopbackWithoutPort($0) ?? $0 }
+        return SecretGenerator.sha256Hex(JSONValue.object(normalised.json).encodedString() + "|" + (source ?? "-"))
+    }
+
+    /// A duplicate registration: the existing client, with a fresh registration access token
+    /// (the previous one keeps its grace, as after any rotation).
+    func reissue(_ client: inout RegisteredClient, policy: RegistrationPolicy, requester: Requester) async throws -> (RegisteredClient, IssuedCredentials) {
+        let token = SecretGenerator.registrationAccessToken()
+        let hash = try await hasher.hash(token)
+        let now = now()
+        client.previousRegistrationAccessTokenHash = client.registrationAccessTokenHash
+        client.previousRegistrationAccessTokenValidUntil = now.addingTimeInterval(TimeInterval(policy.registrationAccessTokenGraceSeconds))
+        client.registrationAccessTokenHash = hash
+        client.updatedAt = now
+        try await clients.update(client, audit: AuditEvent(
+            action: "client.deduplicated", actorType: requester.actorType, actorID: requester.actorID, clientID: client.clientID,
+            sourceAddress: requester.sourceAddress, requestID: requester.requestID))
+        return (client, IssuedCredentials(clientSecret: nil, registrationAccessToken: token))
     }
 }
 

@@ -7,6 +7,7 @@ struct RegistrationController: Sendable {
     let registration: ClientRegistrationService
     let initialAccessTokens: InitialAccessTokenAuthenticator
     let intake: RegistrationIntake
+    let limiter: any RateLimiter
     let maximumBodyBytes: Int
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -17,11 +18,27 @@ struct RegistrationController: Sendable {
     /// Cheap checks run first and argon2 last, so that refused requests cost no hashing.
     @Sendable func register(request: Request, context: AppRequestContext) async throws -> Response {
         let resolved = try await resolver.resolve(context)
-        let presented = try await initialAccessTokens.lookUp(request, tenantID: resolved.tenant.id)
+        let limits = resolved.tenant.policy.rateLimits
+        let tenantID = resolved.tenant.id
+        // Limits first, hashing last: a flood is refused before it can buy CPU.
+        try await limiter.hit("register_per_address", key: "register:\(context.sourceAddress ?? "-")", tenantID: tenantID, limit: limits.registerPerAddress)
+        try await limiter.hit("register_per_tenant", key: "register", tenantID: tenantID, limit: limits.registerPerTenant)
+        let presented: InitialAccessTokenAuthenticator.Presented?
+        do {
+            presented = try await initialAccessTokens.lookUp(request, tenantID: tenantID, source: context.sourceAddress, limits: limits)
+        } catch let error as OAuthError where error.code == .invalidToken {
+            await limiter.recordFailure(from: context.sourceAddress, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
+            throw error
+        }
         let body = try await JSONRequestBody.readObject(request, limit: maximumBodyBytes)
         let accepted = try await intake.process(body, tenant: resolved, initialAccessToken: presented?.token)
         if let presented {
-            try await initialAccessTokens.verify(presented)
+            do {
+                try await initialAccessTokens.verify(presented)
+            } catch let error as OAuthError where error.code == .invalidToken {
+                await limiter.recordFailure(from: context.sourceAddress, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
+                throw error
+            }
         } else if resolved.tenant.policy.requiresInitialAccessToken(for: accepted.redirectURIs) {
             // RFC 7591 §3: this tenant registers such clients only with an initial access token.
             throw Self.initialAccessTokenRequired

@@ -31,6 +31,8 @@ public struct RegisteredClient: Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var lastUsedAt: Date?
+    /// Fingerprint of metadata and source, for deduplicating identical public registrations.
+    public var dedupKey: String?
     /// The verified claims of the software statement the client registered with (RFC 7591 §2.3).
     public var softwareStatement: JSONValue?
 

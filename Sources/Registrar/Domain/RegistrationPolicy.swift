@@ -66,6 +66,18 @@ public struct RegistrationPolicy: Sendable, Equatable {
     public var registrationAccessTokenGraceSeconds = 60
     public var softwareStatementMode: SoftwareStatementMode = .ignore
     public var trustedSoftwareStatementIssuers: [TrustedIssuer] = []
+    public var rateLimits = RateLimits()
+    /// Most dynamically registered clients the tenant may hold; 0 means no limit.
+    public var maxClients = 0
+    /// Identical public registrations from one source within this many seconds get the existing
+    /// client (with a fresh registration access token) instead of a new row; 0 turns it off.
+    public var deduplicationWindowSeconds = 0
+    /// Disable dynamically registered clients never used this many hours after registration; 0: never.
+    public var reapNeverUsedAfterHours = 0
+    /// Disable dynamically registered clients unused for this many days; 0: never.
+    public var reapUnusedAfterDays = 0
+    /// Delete clients this many days after the reaper disabled them.
+    public var reapDeleteAfterDays = 7
 
     public init() {}
 
@@ -128,6 +140,12 @@ extension RegistrationPolicy {
         case registrationAccessTokenGraceSeconds = "registration_access_token_grace_seconds"
         case softwareStatementMode = "software_statement_mode"
         case trustedSoftwareStatementIssuers = "trusted_software_statement_issuers"
+        case rateLimits = "rate_limits"
+        case maxClients = "max_clients"
+        case deduplicationWindowSeconds = "deduplication_window_seconds"
+        case reapNeverUsedAfterHours = "reap_never_used_after_hours"
+        case reapUnusedAfterDays = "reap_unused_after_days"
+        case reapDeleteAfterDays = "reap_delete_after_days"
     }
 
     /// Parses a stored or submitted policy; omitted fields keep their defaults.
@@ -194,6 +212,23 @@ extension RegistrationPolicy {
         if let issuers = reader.present(Key.trustedSoftwareStatementIssuers.rawValue) {
             policy.trustedSoftwareStatementIssuers = try Self.parseTrustedIssuers(issuers, field: Key.trustedSoftwareStatementIssuers.rawValue)
         }
+        if let limits = reader.present(Key.rateLimits.rawValue) {
+            policy.rateLimits = try RateLimits(json: limits, field: Key.rateLimits.rawValue)
+        }
+        for (key, path, range) in [
+            (Key.maxClients, \RegistrationPolicy.maxClients, 0...10_000_000),
+            (Key.deduplicationWindowSeconds, \RegistrationPolicy.deduplicationWindowSeconds, 0...604_800),
+            (Key.reapNeverUsedAfterHours, \RegistrationPolicy.reapNeverUsedAfterHours, 0...87_600),
+            (Key.reapUnusedAfterDays, \RegistrationPolicy.reapUnusedAfterDays, 0...3_650),
+            (Key.reapDeleteAfterDays, \RegistrationPolicy.reapDeleteAfterDays, 0...3_650),
+        ] {
+            if let value = try reader.int(key.rawValue) {
+                guard range.contains(value) else {
+                    throw PolicyError(field: key.rawValue, reason: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                }
+                policy[keyPath: path] = value
+            }
+        }
         if policy.softwareStatementMode == .required && policy.trustedSoftwareStatementIssuers.isEmpty {
             throw PolicyError(field: Key.trustedSoftwareStatementIssuers.rawValue, reason: "required software statements need at least one trusted issuer")
         }
@@ -220,6 +255,12 @@ extension RegistrationPolicy {
             Key.trustedSoftwareStatementIssuers.rawValue: .array(trustedSoftwareStatementIssuers.map {
                 .object(["issuer": .string($0.issuer), "jwks": $0.jwks])
             }),
+            Key.rateLimits.rawValue: rateLimits.json,
+            Key.maxClients.rawValue: .number(Double(maxClients)),
+            Key.deduplicationWindowSeconds.rawValue: .number(Double(deduplicationWindowSeconds)),
+            Key.reapNeverUsedAfterHours.rawValue: .number(Double(reapNeverUsedAfterHours)),
+            Key.reapUnusedAfterDays.rawValue: .number(Double(reapUnusedAfterDays)),
+            Key.reapDeleteAfterDays.rawValue: .number(Double(reapDeleteAfterDays)),
         ])
     }
 

@@ -88,6 +88,12 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as OAuthError {
             return try error.response(from: request, context: context)
+        } catch let error as RateLimitExceeded {
+            var response = try OAuthError(.tooManyRequests, "too many requests; retry after \(error.retryAfterSeconds) s")
+                .response(from: request, context: context)
+            response.headers.append(contentsOf: error.headers.filter { $0.name != .retryAfter })
+            response.headers[.retryAfter] = String(error.retryAfterSeconds)
+            return response
         } catch let error as HTTPError {
             let code: OAuthError.Code = error.status == .notFound ? .notFound : .invalidRequest
             return try OAuthError(code, error.body ?? error.status.reasonPhrase.lowercased(), status: error.status)
@@ -117,6 +123,11 @@ struct ErrorMiddleware: RouterMiddleware {
             problem = error
         } catch let error as OAuthError {
             problem = error.problem
+        } catch let error as RateLimitExceeded {
+            var response = try Problem(.rateLimited, "too many requests; retry after \(error.retryAfterSeconds) s", retryAfter: error.retryAfterSeconds)
+                .response(from: request, context: context)
+            response.headers.append(contentsOf: error.headers.filter { $0.name != .retryAfter })
+            return response
         } catch let error as HTTPError {
             problem = switch error.status {
             case .notFound: .notFound
@@ -133,6 +144,31 @@ struct ErrorMiddleware: RouterMiddleware {
             problem = Problem(.internalError, "internal error")
         }
         return try problem.response(from: request, context: context)
+    }
+}
+
+/// Every request has a deadline: work that has not finished by then is cancelled (its database
+/// lease and queued hashing with it) and answered 503, so an overloaded dependency cannot pile up
+/// waiting requests.
+struct DeadlineMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let limit: Duration
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // The handler runs in a child task that is awaited (or cancelled) before this returns,
+        // so it never outlives this call although the compiler cannot see that.
+        do {
+            return try await withoutActuallyEscaping(next) { escapable in
+                nonisolated(unsafe) let handler = escapable
+                return try await withDeadline(limit, "request") { [request, context] in
+                    try await handler(request, context)
+                }
+            }
+        } catch is DeadlineExceeded {
+            context.logger.warning("request deadline passed")
+            return try OAuthError(.temporarilyUnavailable, "the request took too long; retry shortly", retryAfter: 1)
+                .response(from: request, context: context)
+        }
     }
 }
 

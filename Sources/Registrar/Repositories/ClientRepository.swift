@@ -6,6 +6,8 @@ import PostgresNIO
 public enum ClientRepositoryError: Error, Equatable {
     /// The initial access token was revoked, expired or used up between its check and its use.
     case initialAccessTokenUnusable
+    /// The tenant holds its maximum number of dynamically registered clients.
+    case quotaReached
 }
 
 /// Registered clients of one tenant at a time. Every change is written together with its
@@ -13,7 +15,9 @@ public enum ClientRepositoryError: Error, Equatable {
 public protocol ClientRepository: Sendable {
     /// Stores a new client. With an initial access token, one use of it is counted in the same
     /// transaction, and the insert fails if the token can no longer be used.
-    func insert(_ client: RegisteredClient, audit: AuditEvent, consumingInitialAccessToken tokenID: String?, at now: Date) async throws
+    func insert(_ client: RegisteredClient, audit: AuditEvent, consumingInitialAccessToken tokenID: String?, at now: Date, maxClients: Int) async throws
+    /// The newest active client registered with this fingerprint at or after `since`.
+    func findDuplicate(tenantID: UUID, dedupKey: String, since: Date) async throws -> RegisteredClient?
     func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient?
     /// Writes every mutable column of `client` (RFC 7592 full replacement, rotations).
     func update(_ client: RegisteredClient, audit: AuditEvent?) async throws
@@ -45,7 +49,7 @@ public struct ClientFilter: Sendable, Equatable {
 
 extension ClientRepository {
     public func insert(_ client: RegisteredClient, audit: AuditEvent) async throws {
-        try await insert(client, audit: audit, consumingInitialAccessToken: nil, at: client.createdAt)
+        try await insert(client, audit: audit, consumingInitialAccessToken: nil, at: client.createdAt, maxClients: 0)
     }
 }
 
@@ -57,10 +61,17 @@ public struct PostgresClientRepository: ClientRepository {
         self.database = database
     }
 
-    public func insert(_ client: RegisteredClient, audit: AuditEvent, consumingInitialAccessToken tokenID: String?, at now: Date) async throws {
+    public func insert(_ client: RegisteredClient, audit: AuditEvent, consumingInitialAccessToken tokenID: String?, at now: Date, maxClients: Int) async throws {
         let metadata = JSONValue.object(client.metadata.json).encodedString()
         let statement = client.softwareStatement?.encodedString()
         try await database.withTenant(client.tenantID) { connection in
+            if maxClients > 0 && client.registeredVia == .dcr {
+                // One registration at a time per tenant while it counts, so the quota holds exactly.
+                try await connection.run("SELECT pg_advisory_xact_lock(hashtextextended(\(client.tenantID.uuidString), 7))", logger: logger)
+                let count = try await connection.run(
+                    "SELECT count(*)::integer FROM clients WHERE tenant_id = \(client.tenantID) AND registered_via = 'dcr'", logger: logger)
+                if try count.first?.decode(Int.self) ?? 0 >= maxClients { throw ClientRepositoryError.quotaReached }
+            }
             if let tokenID {
                 // The row lock serialises concurrent registrations with one token, so the use
                 // count can never pass max_uses.
@@ -75,11 +86,11 @@ public struct PostgresClientRepository: ClientRepository {
             try await connection.run("""
                 INSERT INTO clients (tenant_id, client_id, metadata, token_endpoint_auth_method, client_secret_hash,
                     client_secret_expires_at, registration_access_token_hash, registered_via, initial_access_token_id,
-                    source_address, status, created_at, updated_at, software_statement)
+                    source_address, status, created_at, updated_at, software_statement, dedup_key)
                 VALUES (\(client.tenantID), \(client.clientID), \(metadata)::jsonb, \(client.metadata.tokenEndpointAuthMethod.rawValue),
                     \(client.clientSecretHash), \(client.clientSecretExpiresAt), \(client.registrationAccessTokenHash),
                     \(client.registeredVia.rawValue), \(client.initialAccessTokenID), \(client.sourceAddress),
-                    \(client.status.rawValue), \(client.createdAt), \(client.updatedAt), \(statement)::jsonb)
+                    \(client.status.rawValue), \(client.createdAt), \(client.updatedAt), \(statement)::jsonb, \(client.dedupKey))
                 """, logger: logger)
             try await AuditLog.record(audit, tenantID: client.tenantID, on: connection, logger: logger)
         }
@@ -90,6 +101,16 @@ public struct PostgresClientRepository: ClientRepository {
             let rows = try await connection.run(
                 "SELECT \(unescaped: Self.columns) FROM clients WHERE tenant_id = \(tenantID) AND client_id = \(clientID)", logger: logger)
             return try rows.first.flatMap { try Self.decode($0, tenantID: tenantID) }
+        }
+    }
+
+    public func findDuplicate(tenantID: UUID, dedupKey: String, since: Date) async throws -> RegisteredClient? {
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run("""
+                SELECT \(unescaped: Self.columns) FROM clients
+                WHERE tenant_id = \(tenantID) AND dedup_key = \(dedupKey) AND status = 'active' AND created_at >= \(since)
+                ORDER BY created_at DESC LIMIT 1
+                """, logger: logger).first.flatMap { try Self.decode($0, tenantID: tenantID) }
         }
     }
 

@@ -24,6 +24,8 @@ struct TestServer: Sendable {
             argon2: .init(memoryKiB: 256, iterations: 1, parallelism: 1),
             argon2Threads: 2,
             sqlDirectory: TestEnvironment.sqlDirectory)
+        // Tests run the reaper themselves, with their own clock.
+        config.reaperInterval = nil
         try configure(&config)
         return config
     }

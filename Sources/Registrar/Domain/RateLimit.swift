@@ -1,0 +1,85 @@
+/// A limit of `limit` events per `periodSeconds`, with room for `burst` at once (GCRA).
+public struct RateLimit: Sendable, Equatable {
+    public var limit: Int
+    public var periodSeconds: Int
+    public var burst: Int
+
+    public init(limit: Int, periodSeconds: Int, burst: Int? = nil) {
+        self.limit = limit
+        self.periodSeconds = periodSeconds
+        self.burst = burst ?? limit
+    }
+
+    /// Time between two events at the sustained rate.
+    public var interval: Duration { .milliseconds(Int64(periodSeconds) * 1000 / Int64(max(1, limit))) }
+
+    public var json: JSONValue {
+        .object(["limit": .number(Double(limit)), "period_seconds": .number(Double(periodSeconds)), "burst": .number(Double(burst))])
+    }
+
+    init(json: JSONValue, field: String) throws(PolicyError) {
+        guard let object = json.objectValue else { throw PolicyError(field: field, reason: "must be an object with limit, period_seconds and burst") }
+        if let unknown = object.keys.first(where: { !["limit", "period_seconds", "burst"].contains($0) }) {
+            throw PolicyError(field: "\(field).\(unknown)", reason: "unknown field")
+        }
+        guard let limit = object["limit"]?.intValue, (1...1_000_000).contains(limit) else {
+            throw PolicyError(field: "\(field).limit", reason: "must be a whole number from 1 to 1000000")
+        }
+        guard let period = object["period_seconds"]?.intValue, (1...86_400).contains(period) else {
+            throw PolicyError(field: "\(field).period_seconds", reason: "must be a whole number of seconds from 1 to 86400")
+        }
+        var burst = limit
+        if let value = object["burst"], value != .null {
+            guard let parsed = value.intValue, (1...1_000_000).contains(parsed) else {
+                throw PolicyError(field: "\(field).burst", reason: "must be a whole number from 1 to 1000000")
+            }
+            burst = parsed
+        }
+        self.init(limit: limit, periodSeconds: period, burst: burst)
+    }
+}
+
+/// The limits a tenant's policy sets (design §8). Defaults are per tenant and deliberately high
+/// per address: every Claude user of a tenant arrives from a handful of Anthropic addresses.
+public struct RateLimits: Sendable, Equatable {
+    /// `POST /register` per tenant and source address.
+    public var registerPerAddress = RateLimit(limit: 60, periodSeconds: 60, burst: 30)
+    /// `POST /register` per tenant, all sources together: bounds the hashing a tenant can cause.
+    public var registerPerTenant = RateLimit(limit: 600, periodSeconds: 60, burst: 100)
+    /// RFC 7592 requests per client.
+    public var clientConfigurationPerClient = RateLimit(limit: 60, periodSeconds: 60, burst: 20)
+    /// Registrations per initial access token.
+    public var initialAccessToken = RateLimit(limit: 120, periodSeconds: 60, burst: 30)
+    /// The client authentication API per client.
+    public var authenticatePerClient = RateLimit(limit: 120, periodSeconds: 60, burst: 30)
+    /// Failed authentications (any credential) per source address, to slow guessing.
+    public var failedAuthenticationsPerAddress = RateLimit(limit: 30, periodSeconds: 60, burst: 20)
+
+    public init() {}
+
+    /// Immutable after initialisation; key paths are not marked Sendable.
+    nonisolated(unsafe) static let fields: [(String, WritableKeyPath<RateLimits, RateLimit>)] = [
+        ("register_per_address", \.registerPerAddress),
+        ("register_per_tenant", \.registerPerTenant),
+        ("client_configuration_per_client", \.clientConfigurationPerClient),
+        ("initial_access_token", \.initialAccessToken),
+        ("authenticate_per_client", \.authenticatePerClient),
+        ("failed_authentications_per_address", \.failedAuthenticationsPerAddress),
+    ]
+
+    public var json: JSONValue {
+        .object(Dictionary(uniqueKeysWithValues: Self.fields.map { ($0.0, self[keyPath: $0.1].json) }))
+    }
+
+    init(json: JSONValue, field: String) throws(PolicyError) {
+        guard let object = json.objectValue else { throw PolicyError(field: field, reason: "must be an object") }
+        var limits = RateLimits()
+        for key in object.keys where !Self.fields.contains(where: { $0.0 == key }) {
+            throw PolicyError(field: "\(field).\(key)", reason: "unknown rate limit")
+        }
+        for (name, path) in Self.fields {
+            if let value = object[name], value != .null { limits[keyPath: path] = try RateLimit(json: value, field: "\(field).\(name)") }
+        }
+        self = limits
+    }
+}
