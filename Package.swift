@@ -51,6 +51,7 @@ let package = Package(
             dependencies: [
                 "Registrar",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
     ]

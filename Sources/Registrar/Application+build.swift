@@ -14,6 +14,8 @@ public struct AppOverrides: Sendable {
     public var databaseTimeout: Duration = .seconds(10)
     /// Every request's deadline; past it the request is cancelled and answered 503.
     public var requestTimeout: Duration = .seconds(30)
+    /// How long a tenant (and its policy) read for one request serves the next ones.
+    public var tenantCacheLifetime: Duration = .seconds(5)
     public init() {}
 }
 
@@ -65,7 +67,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let clients = PostgresClientRepository(database: database)
     let initialAccessTokens = PostgresInitialAccessTokenRepository(database: database)
     let adminKeys = PostgresAdminKeyRepository(database: database)
-    let resolver = TenantResolver(tenants: tenants, publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain)
+    let resolver = TenantResolver(tenants: tenants, publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain,
+                                  cache: TenantCache(lifetime: overrides.tenantCacheLifetime))
     let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
     let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache())
     let intake = RegistrationIntake(now: overrides.now)

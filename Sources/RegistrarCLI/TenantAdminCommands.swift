@@ -158,7 +158,9 @@ struct InitialAccessTokenCommand: AsyncParsableCommand {
             let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
             let unit = text.last.flatMap { units[$0] }
             let number = unit == nil ? text : String(text.dropLast())
-            guard let value = Double(number), value > 0 else { throw CLIError("--expires-in must look like 3600, 90m, 12h or 7d") }
+            guard let value = Double(number), value > 0, value * (unit ?? 1) <= Double(RegistrationPolicy.maximumLifetimeSeconds) else {
+                throw CLIError("--expires-in must look like 3600, 90m, 12h or 7d, and be at most 10 years")
+            }
             return value * (unit ?? 1)
         }
     }

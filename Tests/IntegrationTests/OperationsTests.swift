@@ -116,3 +116,36 @@ struct OperationsTests {
         #expect(applied.isEmpty)
     }
 }
+
+@Suite("Tenant cache")
+struct TenantCacheTests {
+    @Test("Design §2: a cached tenant serves requests, and this instance's admin writes take effect at once")
+    func cacheForgetsOnAdminWrite() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let key = try await TestEnvironment.withDatabase { database in
+            let hasher = Argon2Hasher(parameters: .init(memoryKiB: 256, iterations: 1, parallelism: 1), threads: 1)
+            defer { Task { try? await hasher.shutdown() } }
+            return try await AdminKeyService(hasher: hasher, keys: PostgresAdminKeyRepository(database: database))
+                .create(role: .platform, tenantID: nil, label: "cache test", audit: nil).1
+        }
+        var overrides = AppOverrides()
+        overrides.tenantCacheLifetime = .seconds(300)
+        try await TestServer.run(overrides: overrides, tenantCache: true) { server in
+            let path = "/.well-known/oauth-authorization-server/t/\(tenant.slug)"
+            #expect(try await server.get(path).status == .ok)
+            // A change behind the server's back is not seen while the entry lives…
+            try await TestEnvironment.withDatabase { database in
+                _ = try await database.withPlatformScope { connection in
+                    try await connection.run("UPDATE tenants SET status = 'suspended' WHERE tenant_id = \(tenant.id)", logger: TestEnvironment.logger)
+                }
+            }
+            #expect(try await server.get(path).status == .ok)
+            // …but a change through this instance's admin API is, at once.
+            let patch = try await server.request(.patch, "/admin/v1/tenants/\(tenant.slug)",
+                                                 headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+                                                 body: #"{"status":"suspended"}"#)
+            #expect(patch.status == .ok)
+            #expect(try await server.get(path).status == .notFound)
+        }
+    }
+}

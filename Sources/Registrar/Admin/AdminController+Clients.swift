@@ -117,16 +117,22 @@ extension AdminController {
     /// A new secret, returned once; the old one stops working at once.
     @Sendable func rotateSecret(request: Request, context: AppRequestContext) async throws -> Response {
         let (principal, record) = try await tenant(request, context, .write)
-        var client = try await client(record, context)
-        guard client.metadata.isConfidential else {
-            throw Problem(.conflict, "the client authenticates with \(client.metadata.tokenEndpointAuthMethod.rawValue) and has no secret")
+        let found = try await client(record, context)
+        guard found.metadata.isConfidential else {
+            throw Problem(.conflict, "the client authenticates with \(found.metadata.tokenEndpointAuthMethod.rawValue) and has no secret")
         }
         let secret = SecretGenerator.clientSecret()
-        client.clientSecretHash = try await hasher.hash(secret)
-        client.updatedAt = now()
-        let lifetime = record.tenant.policy.clientSecretLifetimeSeconds
-        client.clientSecretExpiresAt = lifetime > 0 ? client.updatedAt.addingTimeInterval(TimeInterval(lifetime)) : nil
-        try await clients.update(client, audit: principal.actor("client.secret_rotated", context, clientID: client.clientID))
+        let hash = try await hasher.hash(secret)
+        let (now, lifetime) = (now(), record.tenant.policy.clientSecretLifetimeSeconds)
+        let audit = principal.actor("client.secret_rotated", context, clientID: found.clientID)
+        guard let client = try await clients.modify(tenantID: record.tenant.id, clientID: found.clientID, audit: { _ in audit }, { current in
+            guard current.metadata.isConfidential else { throw Problem(.conflict, "the client no longer has a secret") }
+            var updated = current
+            updated.clientSecretHash = hash
+            updated.updatedAt = now
+            updated.clientSecretExpiresAt = lifetime > 0 ? now.addingTimeInterval(TimeInterval(lifetime)) : nil
+            return updated
+        }) else { throw Problem.notFound }
         return .json(.object([
             "client_id": .string(client.clientID),
             "client_secret": .string(secret),
@@ -138,13 +144,19 @@ extension AdminController {
     /// rotated-out one in its grace) dies at once.
     @Sendable func reissueRegistrationAccessToken(request: Request, context: AppRequestContext) async throws -> Response {
         let (principal, record) = try await tenant(request, context, .write)
-        var client = try await client(record, context)
+        let found = try await client(record, context)
         let token = SecretGenerator.registrationAccessToken()
-        client.registrationAccessTokenHash = try await hasher.hash(token)
-        client.previousRegistrationAccessTokenHash = nil
-        client.previousRegistrationAccessTokenValidUntil = nil
-        client.updatedAt = now()
-        try await clients.update(client, audit: principal.actor("client.registration_access_token_reissued", context, clientID: client.clientID))
+        let hash = try await hasher.hash(token)
+        let now = now()
+        let audit = principal.actor("client.registration_access_token_reissued", context, clientID: found.clientID)
+        guard let client = try await clients.modify(tenantID: record.tenant.id, clientID: found.clientID, audit: { _ in audit }, { current in
+            var updated = current
+            updated.registrationAccessTokenHash = hash
+            updated.previousRegistrationAccessTokenHash = nil
+            updated.previousRegistrationAccessTokenValidUntil = nil
+            updated.updatedAt = now
+            return updated
+        }) else { throw Problem.notFound }
         return .json(.object([
             "client_id": .string(client.clientID),
             "registration_access_token": .string(token),

@@ -41,7 +41,9 @@ extension AdminController {
         }
     }
 
+    /// Runs a change to tenants or policies; this instance's tenant cache forgets what it knew.
     func mapping<T>(_ body: () async throws -> T) async throws -> T {
+        defer { resolver.cache.removeAll() }
         do { return try await body() } catch let error as TenantRepositoryError { throw Self.problem(for: error) }
     }
 
@@ -49,6 +51,7 @@ extension AdminController {
         _ = try await requirePlatform(request, context)
         let body = try await body(request, allowed: ["slug", "display_name", "domains"])
         let slug = try Self.string(body, "slug", required: true, maxLength: 63)!
+        guard Tenant.isValidSlug(slug) else { throw Self.problem(for: .invalidSlug) }
         let name = try Self.string(body, "display_name") ?? slug
         guard !name.isEmpty else { throw Problem.invalid("display_name", "must not be empty") }
         var domains: [String] = []
@@ -125,7 +128,7 @@ extension AdminController {
         _ = try await requirePlatform(request, context)
         let (_, record) = try await tenant(request, context, .write)
         let host = try context.parameters.require("host")
-        guard try await tenants.removeDomain(host, from: record.tenant.id) else { throw Problem.notFound }
+        guard try await mapping({ try await tenants.removeDomain(host, from: record.tenant.id) }) else { throw Problem.notFound }
         return Response(status: .noContent)
     }
 }

@@ -34,11 +34,13 @@ extension AdminController {
         let body = try await body(request, allowed: ["label", "expires_in", "max_uses", "constraints"])
         var mint = InitialAccessTokenService.Request(label: try Self.string(body, "label") ?? "")
         if let value = body["expires_in"], value != .null {
-            guard let seconds = value.intValue, seconds > 0 else { throw Problem.invalid("expires_in", "must be a positive number of seconds") }
+            guard let seconds = value.intValue, (1...RegistrationPolicy.maximumLifetimeSeconds).contains(seconds) else {
+                throw Problem.invalid("expires_in", "must be a number of seconds from 1 to \(RegistrationPolicy.maximumLifetimeSeconds) (10 years)")
+            }
             mint.lifetime = TimeInterval(seconds)
         }
         if let value = body["max_uses"], value != .null {
-            guard let uses = value.intValue, uses > 0 else { throw Problem.invalid("max_uses", "must be a positive whole number") }
+            guard let uses = value.intValue, (1...1_000_000_000).contains(uses) else { throw Problem.invalid("max_uses", "must be a whole number from 1 to 1000000000") }
             mint.maxUses = uses
         }
         if let value = body["constraints"], value != .null {

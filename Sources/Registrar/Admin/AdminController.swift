@@ -125,6 +125,9 @@ struct AdminController: Sendable {
         }
         guard let string = value.stringValue else { throw Problem.invalid(key, "must be a string") }
         guard string.count <= maxLength else { throw Problem.invalid(key, "must be at most \(maxLength) characters") }
+        guard !string.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw Problem.invalid(key, "must not contain control characters")
+        }
         return string
     }
 

@@ -46,7 +46,17 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
 
     /// Rate limits (per client, and failures per address) run before any hashing; a failure
     /// counts against the caller's address.
-    func authenticate(_ request: Request, tenantID: UUID, clientID: String, source: String?, limits: RateLimits) async throws -> RegisteredClient {
+    /// The client and the stored hash the presented token matched (current or previous).
+    struct Authenticated: Sendable {
+        let client: RegisteredClient
+        let matchedHash: String
+    }
+
+    func authenticate(_ request: Request, tenantID: UUID, clientID: String, source: String?, limits: RateLimits) async throws -> Authenticated {
+        // No client id this server issues is long or contains control characters; such a path is an unknown client.
+        guard clientID.utf8.count <= 2000, !clientID.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw OAuthError.invalidToken
+        }
         try await limiter.guardFailures(from: source, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
         try await limiter.hit("client_configuration", key: "client:\(clientID)", tenantID: tenantID, limit: limits.clientConfigurationPerClient)
         do {
@@ -59,7 +69,7 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
         }
     }
 
-    func verify(_ request: Request, tenantID: UUID, clientID: String) async throws -> RegisteredClient {
+    func verify(_ request: Request, tenantID: UUID, clientID: String) async throws -> Authenticated {
         guard let token = try BearerToken.from(request), BearerToken.isRegistrationAccessTokenShaped(token),
               let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active
         else { throw OAuthError.invalidToken }
@@ -69,15 +79,18 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
                 let fresh = try await verifier.hasher.hash(token)
                 try await clients.rehashRegistrationAccessToken(tenantID: tenantID, clientID: clientID,
                                                                 from: client.registrationAccessTokenHash, to: fresh)
+                var rehashed = client
+                rehashed.registrationAccessTokenHash = fresh
+                return Authenticated(client: rehashed, matchedHash: fresh)
             }
-            return client
+            return Authenticated(client: client, matchedHash: client.registrationAccessTokenHash)
         case .mismatch:
             // RFC 7592 §3 lets the server rotate the token; the previous one keeps working for a
             // short grace so that a client that lost the response is not locked out.
             if let previous = client.previousRegistrationAccessTokenHash,
                let validUntil = client.previousRegistrationAccessTokenValidUntil, validUntil > now(),
                case .verified = try await verifier.verify(token, against: previous) {
-                return client
+                return Authenticated(client: client, matchedHash: previous)
             }
             throw OAuthError.invalidToken
         }

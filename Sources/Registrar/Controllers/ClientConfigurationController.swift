@@ -27,14 +27,15 @@ struct ClientConfigurationController: Sendable {
     struct Authorized {
         let tenant: ResolvedTenant
         let client: RegisteredClient
+        let matchedHash: String
     }
 
     func authorize(_ request: Request, _ context: AppRequestContext) async throws -> Authorized {
         let resolved = try await resolver.resolve(context)
         let clientID = try context.parameters.require("client_id")
-        let client = try await authenticator.authenticate(request, tenantID: resolved.tenant.id, clientID: clientID,
-                                                          source: context.sourceAddress, limits: resolved.tenant.policy.rateLimits)
-        return Authorized(tenant: resolved, client: client)
+        let authenticated = try await authenticator.authenticate(request, tenantID: resolved.tenant.id, clientID: clientID,
+                                                                 source: context.sourceAddress, limits: resolved.tenant.policy.rateLimits)
+        return Authorized(tenant: resolved, client: authenticated.client, matchedHash: authenticated.matchedHash)
     }
 
     func audit(_ action: String, _ client: RegisteredClient, _ context: AppRequestContext, details: [String: JSONValue] = [:]) -> AuditEvent {
@@ -42,14 +43,33 @@ struct ClientConfigurationController: Sendable {
                    sourceAddress: context.sourceAddress, requestID: context.requestID, details: details)
     }
 
+    /// Applies `change` to the locked row, after checking that the token this request presented
+    /// still authorises it (a concurrent rotation may have retired it meanwhile).
+    func modify(_ authorized: Authorized, audit: @escaping @Sendable (RegisteredClient) -> AuditEvent,
+                _ change: @escaping @Sendable (RegisteredClient) throws -> RegisteredClient) async throws -> RegisteredClient {
+        let (matched, now) = (authorized.matchedHash, now())
+        let stored = try await clients.modify(tenantID: authorized.client.tenantID, clientID: authorized.client.clientID, audit: audit) { current in
+            guard current.acceptsRegistrationAccessToken(matching: matched, at: now) else { throw OAuthError.invalidToken }
+            return try change(current)
+        }
+        guard let stored else { throw OAuthError.invalidToken }
+        return stored
+    }
+
     /// RFC 7592 §2.1: the current registration. The secret is never in it: only its hash exists.
     @Sendable func read(request: Request, context: AppRequestContext) async throws -> Response {
         let authorized = try await authorize(request, context)
+        let policy = authorized.tenant.tenant.policy
         var client = authorized.client
         var newToken: String?
-        if authorized.tenant.tenant.policy.registrationAccessTokenRotation == .everyUse {
-            newToken = try await rotateRegistrationAccessToken(of: &client, policy: authorized.tenant.tenant.policy)
-            try await clients.update(client, audit: audit("client.read", client, context, details: ["registration_access_token_rotated": .bool(true)]))
+        if policy.registrationAccessTokenRotation == .everyUse {
+            let token = SecretGenerator.registrationAccessToken()
+            let hash = try await hasher.hash(token)
+            let now = now()
+            client = try await modify(authorized, audit: { audit("client.read", $0, context, details: ["registration_access_token_rotated": .bool(true)]) }) {
+                $0.rotatingRegistrationAccessToken(to: hash, at: now, grace: policy.registrationAccessTokenGraceSeconds)
+            }
+            newToken = token
         } else {
             try await clients.record(audit("client.read", client, context), tenantID: client.tenantID)
         }
@@ -80,40 +100,58 @@ struct ClientConfigurationController: Sendable {
             try await initialAccessTokens.find(tenantID: existing.tenantID, id: $0)
         }
         let accepted = try await intake.process(body, tenant: authorized.tenant, initialAccessToken: token)
-        if token == nil && policy.requiresInitialAccessToken(for: accepted.redirectURIs) {
+        // The access rule concerns redirect URIs this client did not have: keeping its own is always allowed.
+        let added = accepted.redirectURIs.filter { !existing.metadata.redirectURIs.contains($0.value) }
+        if token == nil && !added.isEmpty && policy.requiresInitialAccessToken(for: added) {
             throw OAuthError.invalidRedirect("redirect_uris: these redirect URIs can only be registered with an initial access token")
         }
 
-        var updated = existing
-        updated.metadata = accepted.metadata
-        updated.softwareStatement = accepted.softwareStatement
-        updated.updatedAt = now()
-        var newSecret: String?
-        switch (existing.metadata.isConfidential, accepted.metadata.isConfidential) {
-        case (false, true):
+        // Hashing happens before the row is locked; the change itself is then instantaneous.
+        let now = now()
+        let secretExpired = existing.clientSecretExpiresAt.map { $0 <= now } ?? false
+        var prepared: (secret: String, hash: String)?
+        if accepted.metadata.isConfidential && (!existing.metadata.isConfidential || secretExpired) {
             let secret = SecretGenerator.clientSecret()
-            updated.clientSecretHash = try await hasher.hash(secret)
-            let lifetime = policy.clientSecretLifetimeSeconds
-            updated.clientSecretExpiresAt = lifetime > 0 ? updated.updatedAt.addingTimeInterval(TimeInterval(lifetime)) : nil
-            newSecret = secret
-        case (true, false):
-            updated.clientSecretHash = nil
-            updated.clientSecretExpiresAt = nil
-        default:
-            break
+            prepared = (secret, try await hasher.hash(secret))
         }
-        var newToken: String?
+        var newToken: (token: String, hash: String)?
         if policy.registrationAccessTokenRotation != .never {
-            newToken = try await rotateRegistrationAccessToken(of: &updated, policy: policy)
+            let token = SecretGenerator.registrationAccessToken()
+            newToken = (token, try await hasher.hash(token))
         }
-        let changed = Set(existing.metadata.json.keys).union(updated.metadata.json.keys)
-            .filter { existing.metadata.json[$0] != updated.metadata.json[$0] }.sorted()
-        try await clients.update(updated, audit: audit("client.updated", updated, context, details: [
-            "changed": .array(changed.map(JSONValue.string)),
-            "client_secret_issued": .bool(newSecret != nil),
-            "registration_access_token_rotated": .bool(newToken != nil),
-        ]))
-        return Response.json(ClientInformationResponse.body(for: updated, in: authorized.tenant, clientSecret: newSecret, registrationAccessToken: newToken),
+        let lifetime = policy.clientSecretLifetimeSeconds
+        let (secretOffer, tokenOffer) = (prepared, newToken)
+        let updated = try await modify(authorized, audit: { updated in
+            audit("client.updated", updated, context, details: [
+                "changed": .array(Set(existing.metadata.json.keys).union(updated.metadata.json.keys)
+                    .filter { existing.metadata.json[$0] != updated.metadata.json[$0] }.sorted().map(JSONValue.string)),
+                "client_secret_issued": .bool(secretOffer != nil && updated.clientSecretHash == secretOffer?.hash),
+                "registration_access_token_rotated": .bool(tokenOffer != nil),
+            ])
+        }) { current in
+            var updated = current
+            updated.metadata = accepted.metadata
+            updated.softwareStatement = accepted.softwareStatement
+            updated.updatedAt = now
+            let currentExpired = current.clientSecretExpiresAt.map { $0 <= now } ?? false
+            if !accepted.metadata.isConfidential {
+                updated.clientSecretHash = nil
+                updated.clientSecretExpiresAt = nil
+            } else if current.clientSecretHash == nil || currentExpired {
+                guard let secretOffer else {
+                    throw OAuthError(.invalidRequest, "the client changed while this request ran; retry", status: .conflict)
+                }
+                updated.clientSecretHash = secretOffer.hash
+                updated.clientSecretExpiresAt = lifetime > 0 ? now.addingTimeInterval(TimeInterval(lifetime)) : nil
+            }
+            if let tokenOffer {
+                updated = updated.rotatingRegistrationAccessToken(to: tokenOffer.hash, at: now, grace: policy.registrationAccessTokenGraceSeconds)
+            }
+            return updated
+        }
+        let issuedSecret = prepared.flatMap { updated.clientSecretHash == $0.hash ? $0.secret : nil }
+        return Response.json(ClientInformationResponse.body(for: updated, in: authorized.tenant, clientSecret: issuedSecret,
+                                                            registrationAccessToken: newToken?.token),
                              headers: RegistrationController.noStore)
     }
 
@@ -125,18 +163,6 @@ struct ClientConfigurationController: Sendable {
             throw OAuthError.invalidToken
         }
         return Response(status: .noContent, headers: RegistrationController.noStore)
-    }
-
-    /// Issues a new registration access token; the old one is accepted for the tenant's grace.
-    func rotateRegistrationAccessToken(of client: inout RegisteredClient, policy: RegistrationPolicy) async throws -> String {
-        let token = SecretGenerator.registrationAccessToken()
-        let hash = try await hasher.hash(token)
-        let now = now()
-        client.previousRegistrationAccessTokenHash = client.registrationAccessTokenHash
-        client.previousRegistrationAccessTokenValidUntil = now.addingTimeInterval(TimeInterval(policy.registrationAccessTokenGraceSeconds))
-        client.registrationAccessTokenHash = hash
-        client.updatedAt = now
-        return token
     }
 }
 

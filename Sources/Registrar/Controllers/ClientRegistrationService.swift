@@ -31,8 +31,9 @@ public struct ClientRegistrationService: Sendable {
             let key = Self.fingerprint(metadata, source: requester.sourceAddress)
             dedupKey = key
             let since = now().addingTimeInterval(-TimeInterval(policy.deduplicationWindowSeconds))
-            if var existing = try await clients.findDuplicate(tenantID: tenant.id, dedupKey: key, since: since) {
-                return try await reissue(&existing, policy: policy, requester: requester)
+            if let existing = try await clients.findDuplicate(tenantID: tenant.id, dedupKey: key, since: since),
+               let reissued = try await reissue(existing, policy: policy, requester: requester) {
+                return reissued
             }
         }
         let clientID = SecretGenerator.clientID()
@@ -87,18 +88,18 @@ extension ClientRegistrationService {
 
     /// A duplicate registration: the existing client, with a fresh registration access token
     /// (the previous one keeps its grace, as after any rotation).
-    func reissue(_ client: inout RegisteredClient, policy: RegistrationPolicy, requester: Requester) async throws -> (RegisteredClient, IssuedCredentials) {
+    /// Nil when the client vanished meanwhile (a new one is registered instead).
+    func reissue(_ client: RegisteredClient, policy: RegistrationPolicy, requester: Requester) async throws -> (RegisteredClient, IssuedCredentials)? {
         let token = SecretGenerator.registrationAccessToken()
         let hash = try await hasher.hash(token)
         let now = now()
-        client.previousRegistrationAccessTokenHash = client.registrationAccessTokenHash
-        client.previousRegistrationAccessTokenValidUntil = now.addingTimeInterval(TimeInterval(policy.registrationAccessTokenGraceSeconds))
-        client.registrationAccessTokenHash = hash
-        client.updatedAt = now
-        try await clients.update(client, audit: AuditEvent(
+        let audit = AuditEvent(
             action: "client.deduplicated", actorType: requester.actorType, actorID: requester.actorID, clientID: client.clientID,
-            sourceAddress: requester.sourceAddress, requestID: requester.requestID))
-        return (client, IssuedCredentials(clientSecret: nil, registrationAccessToken: token))
+            sourceAddress: requester.sourceAddress, requestID: requester.requestID)
+        let stored = try await clients.modify(tenantID: client.tenantID, clientID: client.clientID, audit: { _ in audit }) {
+            $0.rotatingRegistrationAccessToken(to: hash, at: now, grace: policy.registrationAccessTokenGraceSeconds)
+        }
+        return stored.map { ($0, IssuedCredentials(clientSecret: nil, registrationAccessToken: token)) }
     }
 }
 

@@ -74,7 +74,13 @@ public struct Database: Sendable {
 /// A database failure, classified at the repository boundary so that handlers can answer a
 /// conflict as a domain error and an outage as 503, and never leak SQL into a response.
 public struct DatabaseError: Error, CustomStringConvertible {
-    public enum Kind: Sendable { case uniqueViolation, checkViolation, foreignKeyViolation, unavailable, other }
+    public enum Kind: Sendable {
+        case uniqueViolation, checkViolation, foreignKeyViolation, unavailable
+        /// SQLSTATE class 22: a value PostgreSQL cannot take (a NUL byte, a date or number out of
+        /// range). It came from the request, so it is the caller's error, not the server's.
+        case invalidInput
+        case other
+    }
     public let kind: Kind
     /// The violated constraint, when PostgreSQL names one.
     public let constraint: String?
@@ -100,6 +106,7 @@ public struct DatabaseError: Error, CustomStringConvertible {
                 case "23514": kind = .checkViolation
                 case "23503": kind = .foreignKeyViolation
                 case "57P01", "57P02", "57P03", "53300": kind = .unavailable
+                case let state where state.hasPrefix("22"): kind = .invalidInput
                 default: kind = .other
                 }
             case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown:

@@ -62,6 +62,25 @@ public struct RegisteredClient: Sendable, Equatable {
     }
 }
 
+extension RegisteredClient {
+    /// Whether a token that matched `hash` still authorises this client at `now`: the current
+    /// token, or the previous one inside its grace.
+    public func acceptsRegistrationAccessToken(matching hash: String, at now: Date) -> Bool {
+        status == .active && (registrationAccessTokenHash == hash
+            || (previousRegistrationAccessTokenHash == hash && (previousRegistrationAccessTokenValidUntil ?? .distantPast) > now))
+    }
+
+    /// The client after a rotation to `newHash`; the replaced token stays valid for `grace` seconds.
+    public func rotatingRegistrationAccessToken(to newHash: String, at now: Date, grace: Int) -> RegisteredClient {
+        var client = self
+        client.previousRegistrationAccessTokenHash = registrationAccessTokenHash
+        client.previousRegistrationAccessTokenValidUntil = now.addingTimeInterval(TimeInterval(grace))
+        client.registrationAccessTokenHash = newHash
+        client.updatedAt = now
+        return client
+    }
+}
+
 /// One row of the append-only audit log. `details` never holds a secret.
 public struct AuditEvent: Sendable, Equatable {
     public enum ActorType: String, Sendable {

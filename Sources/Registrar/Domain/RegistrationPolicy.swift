@@ -83,6 +83,10 @@ public struct RegistrationPolicy: Sendable, Equatable {
 
     public static let `default` = RegistrationPolicy()
 
+    /// The longest lifetime anything may be given (10 years): long enough for any real use, and
+    /// far from the limits of date arithmetic.
+    public static let maximumLifetimeSeconds = 315_360_000
+
     /// Whether `host` is on the trusted list: exact match, or a strict subdomain of a `*.` pattern.
     public func isTrustedRedirectHost(_ host: String) -> Bool {
         let host = host.lowercased()
@@ -194,7 +198,9 @@ extension RegistrationPolicy {
         }
         if let value = try reader.enumValue(Key.unknownScopes.rawValue, UnknownScopes.self) { policy.unknownScopes = value }
         if let value = try reader.int(Key.clientSecretLifetimeSeconds.rawValue) {
-            guard value >= 0 else { throw PolicyError(field: Key.clientSecretLifetimeSeconds.rawValue, reason: "must be 0 (never) or a positive number of seconds") }
+            guard (0...Self.maximumLifetimeSeconds).contains(value) else {
+                throw PolicyError(field: Key.clientSecretLifetimeSeconds.rawValue, reason: "must be 0 (never) or a number of seconds up to \(Self.maximumLifetimeSeconds) (10 years)")
+            }
             policy.clientSecretLifetimeSeconds = value
         }
         if let value = try reader.enumValue(Key.registrationAccessTokenRotation.rawValue, TokenRotation.self) {

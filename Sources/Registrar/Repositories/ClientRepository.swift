@@ -21,6 +21,11 @@ public protocol ClientRepository: Sendable {
     func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient?
     /// Writes every mutable column of `client` (RFC 7592 full replacement, rotations).
     func update(_ client: RegisteredClient, audit: AuditEvent?) async throws
+    /// Read, change and write in one transaction with the row locked, so concurrent changes to
+    /// one client apply one after the other. `change` sees the locked row and returns the new
+    /// state, or throws to leave it untouched. Returns the stored result; nil if there is no row.
+    func modify(tenantID: UUID, clientID: String, audit: @escaping @Sendable (RegisteredClient) -> AuditEvent?,
+                _ change: @escaping @Sendable (RegisteredClient) throws -> RegisteredClient) async throws -> RegisteredClient?
     /// Replaces a stored hash with a fresh one of the current parameters, if it is still the same.
     func rehashRegistrationAccessToken(tenantID: UUID, clientID: String, from old: String, to new: String) async throws
     /// Deletes the client; false when it did not exist.
@@ -115,10 +120,28 @@ public struct PostgresClientRepository: ClientRepository {
     }
 
     public func update(_ client: RegisteredClient, audit: AuditEvent?) async throws {
+        try await database.withTenant(client.tenantID) { connection in
+            try await Self.write(client, audit: audit, on: connection, logger: logger)
+        }
+    }
+
+    public func modify(tenantID: UUID, clientID: String, audit: @escaping @Sendable (RegisteredClient) -> AuditEvent?,
+                       _ change: @escaping @Sendable (RegisteredClient) throws -> RegisteredClient) async throws -> RegisteredClient? {
+        try await database.withTenant(tenantID) { connection in
+            let rows = try await connection.run(
+                "SELECT \(unescaped: Self.columns) FROM clients WHERE tenant_id = \(tenantID) AND client_id = \(clientID) FOR UPDATE",
+                logger: logger)
+            guard let current = try rows.first.flatMap({ try Self.decode($0, tenantID: tenantID) }) else { return nil }
+            let changed = try change(current)
+            try await Self.write(changed, audit: audit(changed), on: connection, logger: logger)
+            return changed
+        }
+    }
+
+    static func write(_ client: RegisteredClient, audit: AuditEvent?, on connection: PostgresConnection, logger: Logger) async throws {
         let metadata = JSONValue.object(client.metadata.json).encodedString()
         let statement = client.softwareStatement?.encodedString()
-        try await database.withTenant(client.tenantID) { connection in
-            try await connection.run("""
+        try await connection.run("""
                 UPDATE clients SET metadata = \(metadata)::jsonb,
                     token_endpoint_auth_method = \(client.metadata.tokenEndpointAuthMethod.rawValue),
                     client_secret_hash = \(client.clientSecretHash), client_secret_expires_at = \(client.clientSecretExpiresAt),
@@ -128,8 +151,7 @@ public struct PostgresClientRepository: ClientRepository {
                     status = \(client.status.rawValue), updated_at = \(client.updatedAt), software_statement = \(statement)::jsonb
                 WHERE tenant_id = \(client.tenantID) AND client_id = \(client.clientID)
                 """, logger: logger)
-            if let audit { try await AuditLog.record(audit, tenantID: client.tenantID, on: connection, logger: logger) }
-        }
+        if let audit { try await AuditLog.record(audit, tenantID: client.tenantID, on: connection, logger: logger) }
     }
 
     public func rehashRegistrationAccessToken(tenantID: UUID, clientID: String, from old: String, to new: String) async throws {

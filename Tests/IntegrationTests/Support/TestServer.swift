@@ -35,12 +35,17 @@ struct TestServer: Sendable {
         configure: (inout RegistrarConfig) throws -> Void = { _ in },
         overrides: AppOverrides = .init(),
         startupCheck: Bool = true,
+        tenantCache: Bool = false,
         _ body: @escaping @Sendable (TestServer) async throws -> T
     ) async throws -> T {
         try await TestEnvironment.prepare()
         var overrides = overrides
         overrides.maximumDatabaseConnections = 4
         overrides.checkSchemaAtStart = startupCheck
+        if !tenantCache {
+            // Tests change policies under a running server; TenantCacheTests covers the cache.
+            overrides.tenantCacheLifetime = .zero
+        }
         let app = try buildApplication(config: try config(configure), logger: TestEnvironment.logger, overrides: overrides)
         return try await app.test(.live) { client in
             try await body(TestServer(port: client.port!))

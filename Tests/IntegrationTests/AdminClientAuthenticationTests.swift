@@ -1,0 +1,184 @@
+import Foundation
+import HTTPTypes
+import Testing
+@testable import Registrar
+
+/// `POST /tenants/{t}/clients/authenticate`: the client authentication API a tenant's own
+/// authorization server calls with a service key. Every "no" is the same 401.
+@Suite("Admin API: client authentication")
+struct AdminClientAuthenticationTests {
+    /// A tenant, a service key for it, a server, and the path of the API.
+    static func withService(_ body: @escaping @Sendable (TestServer, Tenant, AdminCaller, String) async throws -> Void) async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        try await AdminFixture.run { server in
+            try await body(server, tenant, AdminCaller(server, key: key), "/tenants/\(tenant.slug)/clients/authenticate")
+        }
+    }
+
+    /// The one rejection: 401 problem saying the client could not be authenticated.
+    static func expectRejected(_ reply: TestServer.Reply, sourceLocation: SourceLocation = #_sourceLocation) {
+        let body = AdminProblem.expect(reply, .unauthorized, sourceLocation: sourceLocation)
+        #expect(body["detail"]?.stringValue == "the client could not be authenticated", sourceLocation: sourceLocation)
+        #expect(reply.object["active"] == nil, sourceLocation: sourceLocation)
+    }
+
+    @Test("Admin API: authenticate a public client without a secret → 200 active")
+    func publicClient() async throws {
+        try await Self.withService { server, tenant, service, path in
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.publicClient("Public"))
+            let reply = try await service.post(path, ["client_id": .string(client.clientID), "redirect_uri": .string(AdminFixture.loopbackRedirect)])
+            #expect(reply.status == .ok, "\(reply.bodyText)")
+            #expect(reply.header("Cache-Control") == "no-store")
+            #expect(reply.object["active"] == .bool(true))
+            #expect(reply.object["client_id"]?.stringValue == client.clientID)
+            #expect(reply.object["client_name"]?.stringValue == "Public")
+            #expect(reply.object["token_endpoint_auth_method"]?.stringValue == "none")
+            // Without a redirect_uri too.
+            #expect(try await service.post(path, ["client_id": .string(client.clientID)]).status == .ok)
+        }
+    }
+
+    @Test("Admin API: authenticate a confidential client with its secret → 200 active")
+    func confidentialRightSecret() async throws {
+        try await Self.withService { server, tenant, service, path in
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient())
+            let reply = try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string(try #require(client.clientSecret)),
+                                                      "redirect_uri": .string(AdminFixture.trustedRedirect)])
+            #expect(reply.status == .ok, "\(reply.bodyText)")
+            #expect(reply.object["active"] == .bool(true))
+            #expect(reply.object["client_id"]?.stringValue == client.clientID)
+            #expect(reply.object["client_secret"] == nil)
+            #expect(!reply.bodyText.contains(try #require(client.clientSecret)))
+        }
+    }
+
+    @Test("Admin API: authenticate with a wrong or missing secret → 401")
+    func confidentialWrongSecret() async throws {
+        try await Self.withService { server, tenant, service, path in
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient())
+            let secret = try #require(client.clientSecret)
+            let wrong = try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string(secret + "x")])
+            Self.expectRejected(wrong)
+            let missing = try await service.post(path, ["client_id": .string(client.clientID)])
+            Self.expectRejected(missing)
+            let unknown = try await service.post(path, ["client_id": .string("no-such-client"), "client_secret": .string(secret)])
+            Self.expectRejected(unknown)
+            #expect(wrong.bodyText == missing.bodyText)
+            #expect(wrong.bodyText == unknown.bodyText)
+        }
+    }
+
+    @Test("Admin API: authenticate a public client that sends a secret → 401")
+    func publicClientWithSecret() async throws {
+        try await Self.withService { server, tenant, service, path in
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.publicClient())
+            let reply = try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string("anything")])
+            Self.expectRejected(reply)
+            let empty = try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string("")])
+            Self.expectRejected(empty)
+        }
+    }
+
+    @Test("Admin API: authenticate with an unregistered redirect_uri → 401")
+    func unregisteredRedirect() async throws {
+        try await Self.withService { server, tenant, service, path in
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient())
+            let secret = try #require(client.clientSecret)
+            for redirect in ["https://evil.example/api/mcp/auth_callback", "https://claude.ai/api/mcp/auth_callback/",
+                             "https://claude.ai/api/mcp/auth_callback?x=1", "https://CLAUDE.ai/api/mcp/auth_callback",
+                             "http://claude.ai/api/mcp/auth_callback", ""] {
+                let reply = try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string(secret),
+                                                          "redirect_uri": .string(redirect)])
+                Self.expectRejected(reply)
+            }
+        }
+    }
+
+    @Test("Admin API: authenticate a loopback redirect with another port → 200 (RFC 8252 §7.3); another host or path → 401")
+    func loopbackPortVaries() async throws {
+        try await Self.withService { server, tenant, service, path in
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.publicClient())
+            func authenticate(_ redirect: String) async throws -> TestServer.Reply {
+                try await service.post(path, ["client_id": .string(client.clientID), "redirect_uri": .string(redirect)])
+            }
+            for redirect in ["http://127.0.0.1:33418/callback", "http://127.0.0.1:50123/callback", "http://127.0.0.1/callback"] {
+                let reply = try await authenticate(redirect)
+                #expect(reply.status == .ok, "\(redirect): \(reply.bodyText)")
+            }
+            for redirect in ["http://localhost:33418/callback", "http://127.0.0.2:33418/callback", "http://[::1]:33418/callback",
+                             "http://127.0.0.1:50123/other", "http://127.0.0.1:50123/callback/extra", "https://127.0.0.1:33418/callback",
+                             "http://127.0.0.1:50123/callback?x=1"] {
+                Self.expectRejected(try await authenticate(redirect))
+            }
+        }
+    }
+
+    @Test("Admin API: authenticate a disabled client → 401")
+    func disabledClient() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let keys = try await AdminFixture.createKeys([(.admin, tenant.id), (.service, tenant.id)])
+        try await AdminFixture.run { server in
+            let service = AdminCaller(server, key: keys[1].presented)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient())
+            let credentials: [String: JSONValue] = ["client_id": .string(client.clientID), "client_secret": .string(try #require(client.clientSecret))]
+            #expect(try await service.post(path, credentials).status == .ok)
+            #expect(try await AdminCaller(server, key: keys[0].presented).post("/tenants/\(tenant.slug)/clients/\(client.clientID)/disable").status == .ok)
+            Self.expectRejected(try await service.post(path, credentials))
+        }
+    }
+
+    @Test("Admin API: authenticate with a secret past its client_secret_expires_at → 401")
+    func expiredSecret() async throws {
+        var policy = RegistrationPolicy()
+        policy.clientSecretLifetimeSeconds = 3600
+        let tenant = try await TestEnvironment.createTenant(policy: policy)
+        let keys = try await AdminFixture.createKeys([(.service, tenant.id), (.admin, tenant.id)])
+        let clock = AdminClock(Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
+        try await AdminFixture.run(overrides: clock.overrides) { server in
+            let service = AdminCaller(server, key: keys[0].presented)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient())
+            let credentials: [String: JSONValue] = ["client_id": .string(client.clientID), "client_secret": .string(try #require(client.clientSecret))]
+            let shown = try await AdminCaller(server, key: keys[1].presented).get("/tenants/\(tenant.slug)/clients/\(client.clientID)")
+            #expect(shown.object["client_secret_expires_at"]?.intValue == Int(clock.now.timeIntervalSince1970) + 3600)
+            #expect(try await service.post(path, credentials).status == .ok)
+            clock.set(clock.now.addingTimeInterval(3601))
+            Self.expectRejected(try await service.post(path, credentials))
+            // A rotated secret gets a fresh lifetime and works again.
+            let rotated = try await AdminCaller(server, key: keys[1].presented).post("/tenants/\(tenant.slug)/clients/\(client.clientID)/secret")
+            #expect(rotated.object["client_secret_expires_at"]?.intValue == Int(clock.now.timeIntervalSince1970) + 3600)
+            let secret = try #require(rotated.object["client_secret"]?.stringValue)
+            #expect(try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string(secret)]).status == .ok)
+        }
+    }
+
+    @Test("Admin API: a successful authentication sets last_used_at on the client")
+    func lastUsedAt() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let keys = try await AdminFixture.createKeys([(.viewer, tenant.id), (.service, tenant.id)])
+        try await AdminFixture.run { server in
+            let viewer = AdminCaller(server, key: keys[0].presented)
+            let service = AdminCaller(server, key: keys[1].presented)
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient())
+            let clientPath = "/tenants/\(tenant.slug)/clients/\(client.clientID)"
+            #expect(try await viewer.get(clientPath).object["last_used_at"] == nil)
+            // A failed attempt does not count as use.
+            _ = try await service.post("/tenants/\(tenant.slug)/clients/authenticate",
+                                       ["client_id": .string(client.clientID), "client_secret": .string("wrong")])
+            #expect(try await viewer.get(clientPath).object["last_used_at"] == nil)
+
+            let before = Date().addingTimeInterval(-2)
+            #expect(try await service.post("/tenants/\(tenant.slug)/clients/authenticate",
+                                           ["client_id": .string(client.clientID), "client_secret": .string(try #require(client.clientSecret))]).status == .ok)
+            let used = try #require(try await viewer.get(clientPath).object["last_used_at"]?.stringValue)
+            let date = try Date.ISO8601FormatStyle().parse(used)
+            #expect(date >= before.addingTimeInterval(-1) && date <= Date().addingTimeInterval(2))
+            // The client list can find it by last use as well.
+            let filtered = try await viewer.get("/tenants/\(tenant.slug)/clients?last_used_before=\(AdminFixture.timestamp(before))")
+            #expect(filtered.status == .ok)
+            #expect(filtered.adminItems.isEmpty)
+        }
+    }
+}
