@@ -72,7 +72,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
     let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache())
     let intake = RegistrationIntake(now: overrides.now)
-    let limiter: any RateLimiter = config.rateLimiting ? PostgresRateLimiter(database: database, now: overrides.now) : UnlimitedRateLimiter()
+    let limiter: any RateLimiter = config.rateLimiting ? PostgresRateLimiter(database: database) : UnlimitedRateLimiter()
     let usage = UsageRecorder(clients: clients, now: overrides.now)
     let reaperRepository = PostgresClientReaperRepository(database: database)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }

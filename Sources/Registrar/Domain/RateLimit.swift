@@ -10,8 +10,8 @@ public struct RateLimit: Sendable, Equatable {
         self.burst = burst ?? limit
     }
 
-    /// Time between two events at the sustained rate.
-    public var interval: Duration { .milliseconds(Int64(periodSeconds) * 1000 / Int64(max(1, limit))) }
+    /// Time between two events at the sustained rate, in whole microseconds (at least one).
+    public var intervalMicroseconds: Int64 { max(1, Int64(periodSeconds) * 1_000_000 / Int64(max(1, limit))) }
 
     public var json: JSONValue {
         .object(["limit": .number(Double(limit)), "period_seconds": .number(Double(periodSeconds)), "burst": .number(Double(burst))])

@@ -44,19 +44,18 @@ extension RateLimiter {
 
 public struct PostgresRateLimiter: RateLimiter {
     let database: Database
-    let now: @Sendable () -> Date
     static let platformTenant = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 
-    public init(database: Database, now: @escaping @Sendable () -> Date) {
+    public init(database: Database) {
         self.database = database
-        self.now = now
     }
 
+    /// The database's clock, not each instance's: one clock for every instance sharing the
+    /// limit, and monotonic enough that concurrent requests cannot arrive "before" each other.
     public func check(_ name: String, key: String, tenantID: UUID?, limit: RateLimit, consume: Bool) async throws {
-        let micros = Int64(limit.interval.components.seconds) * 1_000_000 + Int64(limit.interval.components.attoseconds / 1_000_000_000_000)
         let rows = try await database.query("""
-            SELECT registrar_rate_limit(\(tenantID ?? Self.platformTenant), \(key), \(now()),
-                \(micros) * interval '1 microsecond', \(limit.burst)::integer, \(consume))
+            SELECT registrar_rate_limit(\(tenantID ?? Self.platformTenant), \(key), clock_timestamp(),
+                \(limit.intervalMicroseconds) * interval '1 microsecond', \(limit.burst)::integer, \(consume))
             """)
         let waitMilliseconds = try rows.first?.decode(Int64.self) ?? 0
         if waitMilliseconds > 0 {
