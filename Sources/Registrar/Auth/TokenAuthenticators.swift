@@ -57,8 +57,10 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
         guard clientID.utf8.count <= 2000, !clientID.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw OAuthError.invalidToken
         }
-        try await limiter.guardFailures(from: source, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
-        try await limiter.hit("client_configuration", key: "client:\(clientID)", tenantID: tenantID, limit: limits.clientConfigurationPerClient)
+        try await limiter.check([
+            .failures(from: source, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress),
+            RateLimitCheck("client_configuration", key: "client:\(clientID)", tenantID: tenantID, limit: limits.clientConfigurationPerClient),
+        ])
         do {
             let client = try await verify(request, tenantID: tenantID, clientID: clientID)
             try await usage.recordUse(tenantID: tenantID, clientID: clientID)

@@ -21,6 +21,7 @@ struct RegistrationController: Sendable {
         let limits = resolved.tenant.policy.rateLimits
         let tenantID = resolved.tenant.id
         // Limits first, hashing last: a flood is refused before it can buy CPU.
+        // One after the other: a request refused per address must not spend the tenant's budget.
         try await limiter.hit("register_per_address", key: "register:\(context.sourceAddress ?? "-")", tenantID: tenantID, limit: limits.registerPerAddress)
         try await limiter.hit("register_per_tenant", key: "register", tenantID: tenantID, limit: limits.registerPerTenant)
         let presented: InitialAccessTokenAuthenticator.Presented?

@@ -24,6 +24,30 @@ public protocol RateLimiter: Sendable {
     /// Counts one event against `key`, or throws `RateLimitExceeded` without counting it.
     /// With `consume: false` it only checks whether the key is over its limit.
     func check(_ name: String, key: String, tenantID: UUID?, limit: RateLimit, consume: Bool) async throws
+    /// Several checks in one round trip; throws for the first that is over its limit.
+    func check(_ checks: [RateLimitCheck]) async throws
+}
+
+/// One check of a batch: `consume: false` only looks.
+public struct RateLimitCheck: Sendable {
+    public let name: String
+    public let key: String
+    public let tenantID: UUID?
+    public let limit: RateLimit
+    public let consume: Bool
+
+    public init(_ name: String, key: String, tenantID: UUID?, limit: RateLimit, consume: Bool = true) {
+        self.name = name
+        self.key = key
+        self.tenantID = tenantID
+        self.limit = limit
+        self.consume = consume
+    }
+
+    /// Refuses an address that has failed to authenticate too often, before any hashing.
+    static func failures(from address: String?, tenantID: UUID?, limit: RateLimit) -> RateLimitCheck {
+        RateLimitCheck("failed_authentications", key: "failed:\(address ?? "-")", tenantID: tenantID, limit: limit, consume: false)
+    }
 }
 
 extension RateLimiter {
@@ -53,13 +77,24 @@ public struct PostgresRateLimiter: RateLimiter {
     /// The database's clock, not each instance's: one clock for every instance sharing the
     /// limit, and monotonic enough that concurrent requests cannot arrive "before" each other.
     public func check(_ name: String, key: String, tenantID: UUID?, limit: RateLimit, consume: Bool) async throws {
-        let rows = try await database.query("""
-            SELECT registrar_rate_limit(\(tenantID ?? Self.platformTenant), \(key), clock_timestamp(),
-                \(limit.intervalMicroseconds) * interval '1 microsecond', \(limit.burst)::integer, \(consume))
-            """)
-        let waitMilliseconds = try rows.first?.decode(Int64.self) ?? 0
-        if waitMilliseconds > 0 {
-            throw RateLimitExceeded(name: name, limit: limit, retryAfterSeconds: Int((waitMilliseconds + 999) / 1000))
+        try await check([RateLimitCheck(name, key: key, tenantID: tenantID, limit: limit, consume: consume)])
+    }
+
+    public func check(_ checks: [RateLimitCheck]) async throws {
+        guard !checks.isEmpty else { return }
+        var builder = QueryBuilder("SELECT ")
+        for (index, check) in checks.enumerated() {
+            try builder.append(index == 0 ? "" : ", ")
+            try builder.append("registrar_rate_limit(?, ?, clock_timestamp(), ? * interval '1 microsecond', ?::integer, ?)",
+                               check.tenantID ?? Self.platformTenant, check.key, check.limit.intervalMicroseconds, check.limit.burst, check.consume)
+        }
+        guard let row = try await database.query(builder.query).first else { return }
+        for (index, cell) in row.enumerated() {
+            let waitMilliseconds = try cell.decode(Int64.self)
+            if waitMilliseconds > 0 {
+                let check = checks[index]
+                throw RateLimitExceeded(name: check.name, limit: check.limit, retryAfterSeconds: Int((waitMilliseconds + 999) / 1000))
+            }
         }
     }
 }
@@ -68,4 +103,5 @@ public struct PostgresRateLimiter: RateLimiter {
 public struct UnlimitedRateLimiter: RateLimiter {
     public init() {}
     public func check(_ name: String, key: String, tenantID: UUID?, limit: RateLimit, consume: Bool) async throws {}
+    public func check(_ checks: [RateLimitCheck]) async throws {}
 }

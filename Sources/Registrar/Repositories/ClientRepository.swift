@@ -101,12 +101,11 @@ public struct PostgresClientRepository: ClientRepository {
         }
     }
 
+    /// One round trip: the function sets the tenant for its statement, so RLS still applies.
     public func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient? {
-        try await database.withTenant(tenantID) { connection in
-            let rows = try await connection.run(
-                "SELECT \(unescaped: Self.columns) FROM clients WHERE tenant_id = \(tenantID) AND client_id = \(clientID)", logger: logger)
-            return try rows.first.flatMap { try Self.decode($0, tenantID: tenantID) }
-        }
+        try await database.query(
+            "SELECT \(unescaped: Self.columns) FROM registrar_find_client(\(tenantID), \(clientID))"
+        ).first.flatMap { try Self.decode($0, tenantID: tenantID) }
     }
 
     public func findDuplicate(tenantID: UUID, dedupKey: String, since: Date) async throws -> RegisteredClient? {
@@ -174,9 +173,11 @@ public struct PostgresClientRepository: ClientRepository {
     }
 
     public func record(_ audit: AuditEvent, tenantID: UUID) async throws {
-        try await database.withTenant(tenantID) { connection in
-            try await AuditLog.record(audit, tenantID: tenantID, on: connection, logger: logger)
-        }
+        let details = JSONValue.object(audit.details).encodedString()
+        try await database.query("""
+            SELECT registrar_append_audit(\(tenantID), \(audit.action), \(audit.actorType.rawValue), \(audit.actorID), \(audit.clientID),
+                \(audit.sourceAddress), \(audit.requestID), \(details)::jsonb)
+            """)
     }
 
     static let columns = """
