@@ -74,6 +74,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let intake = RegistrationIntake(now: overrides.now)
     let limiter: any RateLimiter = config.rateLimiting ? PostgresRateLimiter(database: database) : UnlimitedRateLimiter()
     let usage = UsageRecorder(clients: clients, now: overrides.now)
+    let failures = FailedAuthenticationRecorder(limiter: limiter, clients: clients)
     let reaperRepository = PostgresClientReaperRepository(database: database)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
@@ -87,11 +88,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     RegistrationController(
         resolver: resolver, registration: registration,
         initialAccessTokens: InitialAccessTokenAuthenticator(tokens: initialAccessTokens, verifier: verifier, limiter: limiter, now: overrides.now),
-        intake: intake, limiter: limiter, maximumBodyBytes: config.maximumBodyBytes
+        intake: intake, limiter: limiter, failures: failures, maximumBodyBytes: config.maximumBodyBytes
     ).addRoutes(to: router)
     ClientConfigurationController(
         resolver: resolver, clients: clients, initialAccessTokens: initialAccessTokens,
-        authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, limiter: limiter, usage: usage, now: overrides.now),
+        authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, limiter: limiter, failures: failures, usage: usage, now: overrides.now),
         intake: intake, hasher: hasher, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     AdminController(
@@ -99,7 +100,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, now: overrides.now),
         keys: adminKeys, audit: PostgresAuditRepository(database: database), hasher: hasher, verifier: verifier,
-        resolver: resolver, intake: intake, limiter: limiter, usage: usage, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger))

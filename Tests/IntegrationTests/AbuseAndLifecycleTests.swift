@@ -279,3 +279,31 @@ struct AbuseAndLifecycleTests {
         #expect(!RedirectURIMatcher.matches("https://app.example.com/cb?x=1", registered: registered))
     }
 }
+
+@Suite("Failed authentication bursts")
+struct FailedAuthenticationBurstTests {
+    @Test("Design §8: guessing registration access tokens is throttled per address and the burst is audited once")
+    func guessingIsThrottledAndAudited() async throws {
+        let tenant = try await TestEnvironment.createTenant(policy: AbuseAndLifecycleTests.policy {
+            $0.rateLimits.failedAuthenticationsPerAddress = RateLimit(limit: 1, periodSeconds: 3600, burst: 3)
+        })
+        let statuses = try await TestServer.run { server in
+            let reply = try await server.postJSON("/t/\(tenant.slug)/register", AbuseAndLifecycleTests.body).object
+            let clientID = try #require(reply["client_id"]?.stringValue)
+            var statuses: [Int] = []
+            for _ in 0..<8 {
+                let guess = "rat_" + SecretGenerator.randomToken()
+                statuses.append(try await server.get("/t/\(tenant.slug)/register/\(clientID)", headers: [.authorization: "Bearer \(guess)"]).status.code)
+            }
+            // Even the right token is refused while the address is throttled.
+            let token = try #require(reply["registration_access_token"]?.stringValue)
+            statuses.append(try await server.get("/t/\(tenant.slug)/register/\(clientID)", headers: [.authorization: "Bearer \(token)"]).status.code)
+            return statuses
+        }
+        #expect(statuses.prefix(3).allSatisfy { $0 == 401 })
+        #expect(statuses.suffix(5).allSatisfy { $0 == 429 })
+        let bursts = try await AbuseAndLifecycleTests.count(
+            "SELECT count(*)::integer FROM audit_events WHERE action = 'authentication.failures_exceeded'", tenant: tenant)
+        #expect(bursts == 1)
+    }
+}

@@ -193,7 +193,8 @@ extension AdminController {
         do {
             client = try await authenticatedClient(tenantID: record.tenant.id, clientID: clientID, secret: secret, redirect: redirect)
         } catch let problem as Problem where problem.kind == .unauthorized {
-            await limiter.recordFailure(from: context.sourceAddress, tenantID: record.tenant.id, limit: limits.failedAuthenticationsPerAddress)
+            await failures.record(tenantID: record.tenant.id, source: context.sourceAddress, limit: limits.failedAuthenticationsPerAddress,
+                                  credential: "client_secret", requestID: context.requestID)
             throw problem
         }
         try await usage.recordUse(tenantID: record.tenant.id, clientID: client.clientID)

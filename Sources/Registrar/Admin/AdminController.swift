@@ -18,6 +18,7 @@ struct AdminController: Sendable {
     let intake: RegistrationIntake
     let limiter: any RateLimiter
     let usage: UsageRecorder
+    let failures: FailedAuthenticationRecorder
     let reaper: any ClientReaperRepository
     let openAPIDocument: String?
     let maximumBodyBytes: Int

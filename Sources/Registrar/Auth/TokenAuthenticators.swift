@@ -41,6 +41,7 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
     let clients: any ClientRepository
     let verifier: TokenVerifier
     let limiter: any RateLimiter
+    let failures: FailedAuthenticationRecorder
     let usage: UsageRecorder
     let now: @Sendable () -> Date
 
@@ -52,7 +53,7 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
         let matchedHash: String
     }
 
-    func authenticate(_ request: Request, tenantID: UUID, clientID: String, source: String?, limits: RateLimits) async throws -> Authenticated {
+    func authenticate(_ request: Request, tenantID: UUID, clientID: String, source: String?, limits: RateLimits, requestID: String? = nil) async throws -> Authenticated {
         // No client id this server issues is long or contains control characters; such a path is an unknown client.
         guard clientID.utf8.count <= 2000, !clientID.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw OAuthError.invalidToken
@@ -66,7 +67,8 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
             try await usage.recordUse(tenantID: tenantID, clientID: clientID)
             return client
         } catch let error as OAuthError where error.code == .invalidToken {
-            await limiter.recordFailure(from: source, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
+            await failures.record(tenantID: tenantID, source: source, limit: limits.failedAuthenticationsPerAddress,
+                                  credential: "registration_access_token", requestID: requestID)
             throw error
         }
     }

@@ -8,6 +8,7 @@ struct RegistrationController: Sendable {
     let initialAccessTokens: InitialAccessTokenAuthenticator
     let intake: RegistrationIntake
     let limiter: any RateLimiter
+    let failures: FailedAuthenticationRecorder
     let maximumBodyBytes: Int
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -28,7 +29,8 @@ struct RegistrationController: Sendable {
         do {
             presented = try await initialAccessTokens.lookUp(request, tenantID: tenantID, source: context.sourceAddress, limits: limits)
         } catch let error as OAuthError where error.code == .invalidToken {
-            await limiter.recordFailure(from: context.sourceAddress, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
+            await failures.record(tenantID: tenantID, source: context.sourceAddress, limit: limits.failedAuthenticationsPerAddress,
+                                  credential: "initial_access_token", requestID: context.requestID)
             throw error
         }
         let body = try await JSONRequestBody.readObject(request, limit: maximumBodyBytes)
@@ -37,7 +39,8 @@ struct RegistrationController: Sendable {
             do {
                 try await initialAccessTokens.verify(presented)
             } catch let error as OAuthError where error.code == .invalidToken {
-                await limiter.recordFailure(from: context.sourceAddress, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
+                await failures.record(tenantID: tenantID, source: context.sourceAddress, limit: limits.failedAuthenticationsPerAddress,
+                                  credential: "initial_access_token", requestID: context.requestID)
                 throw error
             }
         } else if resolved.tenant.policy.requiresInitialAccessToken(for: accepted.redirectURIs) {

@@ -60,9 +60,21 @@ extension RateLimiter {
         try await check("failed_authentications", key: "failed:\(address ?? "-")", tenantID: tenantID, limit: limit, consume: false)
     }
 
-    /// Counts a failed authentication of `address`; never fails the request itself.
-    func recordFailure(from address: String?, tenantID: UUID?, limit: RateLimit) async {
-        _ = try? await check("failed_authentications", key: "failed:\(address ?? "-")", tenantID: tenantID, limit: limit, consume: true)
+    /// Counts a failed authentication of `address`; never fails the request itself. Returns
+    /// true when the address has now reached its limit, i.e. this failure completes a burst and
+    /// the next attempt from there will be refused before any hashing.
+    @discardableResult
+    func recordFailure(from address: String?, tenantID: UUID?, limit: RateLimit) async -> Bool {
+        let key = "failed:\(address ?? "-")"
+        do {
+            try await check("failed_authentications", key: key, tenantID: tenantID, limit: limit, consume: true)
+            try await check("failed_authentications", key: key, tenantID: tenantID, limit: limit, consume: false)
+            return false
+        } catch is RateLimitExceeded {
+            return true
+        } catch {
+            return false
+        }
     }
 }
 

@@ -1,0 +1,32 @@
+import Foundation
+import Synchronization
+
+/// Counts failed authentications per tenant and source address, and writes one audit event
+/// (`authentication.failures_exceeded`) when an address goes over its limit — at most one a
+/// minute per tenant and address on each instance, so a burst is one row, not thousands.
+public final class FailedAuthenticationRecorder: Sendable {
+    let limiter: any RateLimiter
+    let clients: any ClientRepository
+    private let lastAudited = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    public init(limiter: any RateLimiter, clients: any ClientRepository) {
+        self.limiter = limiter
+        self.clients = clients
+    }
+
+    public func record(tenantID: UUID, source: String?, limit: RateLimit, credential: String, requestID: String?) async {
+        guard await limiter.recordFailure(from: source, tenantID: tenantID, limit: limit) else { return }
+        let key = "\(tenantID.uuidString)/\(source ?? "-")"
+        let now = ContinuousClock.now
+        let due = lastAudited.withLock { audited -> Bool in
+            if let last = audited[key], now - last < .seconds(60) { return false }
+            if audited.count >= 10_000 { audited.removeAll(keepingCapacity: true) }
+            audited[key] = now
+            return true
+        }
+        guard due else { return }
+        try? await clients.record(AuditEvent(
+            action: "authentication.failures_exceeded", actorType: .anonymous, sourceAddress: source, requestID: requestID,
+            details: ["credential": .string(credential), "limit": limit.json]), tenantID: tenantID)
+    }
+}
