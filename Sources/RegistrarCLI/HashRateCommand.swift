@@ -14,11 +14,12 @@ struct HashRateCommand: AsyncParsableCommand {
     func run() async throws {
         let threads = try positive(threads, "worker-threads", "REGISTRAR_WORKER_THREADS", default: System.coreCount)
         guard (1...120).contains(seconds) else { throw CLIError("--seconds must be from 1 to 120") }
-        let hasher = Argon2Hasher(parameters: try argon2.parameters(), threads: threads, queueLimit: threads)
+        // Twice as many submitters as threads keep the pool's queue non-empty, as a flood does.
+        let hasher = Argon2Hasher(parameters: try argon2.parameters(), threads: threads, queueLimit: threads * 2)
         let deadline = ContinuousClock.now.advanced(by: .seconds(seconds))
         let start = ContinuousClock.now
         let count = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<threads {
+            for _ in 0..<(threads * 2) {
                 group.addTask {
                     var done = 0
                     while ContinuousClock.now < deadline {

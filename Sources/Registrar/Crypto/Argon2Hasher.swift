@@ -41,6 +41,12 @@ public final class Argon2Hasher: Sendable {
     static let hashLength = 32
 
     public init(parameters: Parameters = .init(), threads: Int = System.coreCount, queueLimit: Int = 64) {
+        #if os(Linux)
+        // glibc raises its mmap threshold after the first large block is freed, after which each
+        // argon2 block (19 MiB) is carved from an arena and kept; a fixed threshold hands every
+        // block back to the system when its hash is done.
+        mallopt(M_MMAP_THRESHOLD, 1 << 20)
+        #endif
         self.parameters = parameters
         self.threads = max(1, threads)
         self.queueLimit = max(0, queueLimit)
