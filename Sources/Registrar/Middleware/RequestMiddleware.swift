@@ -169,9 +169,9 @@ struct DeadlineMiddleware: RouterMiddleware {
                 }
             }
         } catch is DeadlineExceeded {
+            // Thrown, not rendered here: the error middleware answers in the endpoint's own format.
             context.logger.warning("request deadline passed")
-            return try OAuthError(.temporarilyUnavailable, "the request took too long; retry shortly", retryAfter: 1)
-                .response(from: request, context: context)
+            throw OAuthError(.temporarilyUnavailable, "the request took too long; retry shortly", retryAfter: 1)
         }
     }
 }
