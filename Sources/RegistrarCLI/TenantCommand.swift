@@ -62,11 +62,17 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let rows: [String] = try await TenantCommand.withTenants(database) { tenants in
+                // Pages of 200 with their domains, one query a page.
                 var rows: [String] = []
-                for tenant in try await tenants.list() {
-                    let domains = try await tenants.domains(of: tenant.id)
-                    rows.append([tenant.slug, tenant.status.rawValue, tenant.displayName, domains.joined(separator: ",")].joined(separator: "\t"))
-                }
+                var after: String?
+                repeat {
+                    let page = try await tenants.list(afterSlug: after, limit: 200)
+                    for record in page.items {
+                        rows.append([record.tenant.slug, record.tenant.status.rawValue, record.tenant.displayName,
+                                     record.domains.joined(separator: ",")].joined(separator: "\t"))
+                    }
+                    after = page.nextCursor == nil ? nil : page.items.last?.tenant.slug
+                } while after != nil
                 return rows
             }
             print(["SLUG", "STATUS", "NAME", "DOMAINS"].joined(separator: "\t"))

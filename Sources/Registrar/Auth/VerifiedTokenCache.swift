@@ -50,6 +50,4 @@ public final class VerifiedTokenCache: Sendable {
             entries[key] = Entry(storedHash: storedHash, expires: now.advanced(by: lifetime))
         }
     }
-
-    public var count: Int { entries.withLock { $0.count } }
 }

@@ -12,7 +12,6 @@ public protocol AdminKeyRepository: Sendable {
     func revoke(_ key: AdminKey, at now: Date, audit: AuditEvent?) async throws -> Bool
     /// Records use, at most once a minute per key, so a busy key does not write on every request.
     func markUsed(_ key: AdminKey, at now: Date) async throws
-    func countActivePlatformKeys() async throws -> Int
 }
 
 public struct PostgresAdminKeyRepository: AdminKeyRepository {
@@ -84,11 +83,6 @@ public struct PostgresAdminKeyRepository: AdminKeyRepository {
                 WHERE key_id = \(key.id) AND (last_used_at IS NULL OR last_used_at < \(threshold))
                 """, logger: logger)
         }
-    }
-
-    public func countActivePlatformKeys() async throws -> Int {
-        try await database.query("SELECT count(*)::integer FROM admin_keys WHERE tenant_id IS NULL AND revoked_at IS NULL")
-            .first?.decode(Int.self) ?? 0
     }
 
     static func decode(_ row: PostgresRow) throws -> AdminKey? {

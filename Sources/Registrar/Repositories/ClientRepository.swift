@@ -19,8 +19,6 @@ public protocol ClientRepository: Sendable {
     /// The newest active client registered with this fingerprint at or after `since`.
     func findDuplicate(tenantID: UUID, dedupKey: String, since: Date) async throws -> RegisteredClient?
     func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient?
-    /// Writes every mutable column of `client` (RFC 7592 full replacement, rotations).
-    func update(_ client: RegisteredClient, audit: AuditEvent?) async throws
     /// Read, change and write in one transaction with the row locked, so concurrent changes to
     /// one client apply one after the other. `change` sees the locked row and returns the new
     /// state, or throws to leave it untouched. Returns the stored result; nil if there is no row.
@@ -118,12 +116,6 @@ public struct PostgresClientRepository: ClientRepository {
         }
     }
 
-    public func update(_ client: RegisteredClient, audit: AuditEvent?) async throws {
-        try await database.withTenant(client.tenantID) { connection in
-            try await Self.write(client, audit: audit, on: connection, logger: logger)
-        }
-    }
-
     public func modify(tenantID: UUID, clientID: String, audit: @escaping @Sendable (RegisteredClient) -> AuditEvent?,
                        _ change: @escaping @Sendable (RegisteredClient) throws -> RegisteredClient) async throws -> RegisteredClient? {
         try await database.withTenant(tenantID) { connection in
@@ -137,6 +129,7 @@ public struct PostgresClientRepository: ClientRepository {
         }
     }
 
+    /// Writes every mutable column of `client` (RFC 7592 full replacement, rotations).
     static func write(_ client: RegisteredClient, audit: AuditEvent?, on connection: PostgresConnection, logger: Logger) async throws {
         let metadata = JSONValue.object(client.metadata.json).encodedString()
         let statement = client.softwareStatement?.encodedString()

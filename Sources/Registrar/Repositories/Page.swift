@@ -59,7 +59,3 @@ struct QueryBuilder {
 
 /// `created_at` as whole microseconds since 1970, for cursors.
 let microsSQL = "(extract(epoch FROM created_at) * 1000000)::bigint"
-
-extension Date {
-    var micros: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded()) }
-}

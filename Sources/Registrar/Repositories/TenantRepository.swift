@@ -26,7 +26,6 @@ public struct TenantRecord: Sendable, Equatable {
 /// The tenant registry.
 public protocol TenantRepository: Sendable {
     func create(slug: String, displayName: String, domains: [String]) async throws -> Tenant
-    func list() async throws -> [Tenant]
     /// The tenant named by a `/t/{slug}` path or a `{slug}.{base domain}` host.
     func find(slug: String) async throws -> Tenant?
     /// The tenant that registered this custom domain.
@@ -87,15 +86,6 @@ public struct PostgresTenantRepository: TenantRepository {
         }
     }
 
-    public func list() async throws -> [Tenant] {
-        let rows = try await database.query("SELECT tenant_id, slug, display_name, status FROM tenants ORDER BY slug")
-        var tenants: [Tenant] = []
-        for row in rows {
-            let (id, slug, name, status) = try row.decode((UUID, String, String, String).self)
-            tenants.append(Tenant(id: id, slug: slug, displayName: name, status: Tenant.Status(rawValue: status) ?? .suspended))
-        }
-        return tenants
-    }
 
     public func find(slug: String) async throws -> Tenant? {
         guard Tenant.isValidSlug(slug) else { return nil }
