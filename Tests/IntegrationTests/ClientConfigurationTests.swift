@@ -24,10 +24,12 @@ struct ClientConfigurationTests {
         return jsonBody(body.filter { $0.value != .null })
     }
 
-    static func expectInvalidToken(_ reply: TestServer.Reply, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    /// `bearerSent: false` for a request without a bearer credential: RFC 6750 §3.1 then wants
+    /// a challenge without an error code.
+    static func expectInvalidToken(_ reply: TestServer.Reply, _ what: String, bearerSent: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(reply.status == .unauthorized, "\(what): \(reply.status) \(reply.bodyText)", sourceLocation: sourceLocation)
         #expect(reply.bodyText == invalidTokenBody, "\(what): body differs", sourceLocation: sourceLocation)
-        #expect(reply.header("WWW-Authenticate") == #"Bearer error="invalid_token""#, "\(what)", sourceLocation: sourceLocation)
+        #expect(reply.header("WWW-Authenticate") == (bearerSent ? #"Bearer error="invalid_token""# : "Bearer"), "\(what)", sourceLocation: sourceLocation)
         #expect(reply.header("Cache-Control") == "no-store", "\(what)", sourceLocation: sourceLocation)
     }
 
@@ -87,9 +89,10 @@ struct ClientConfigurationTests {
             }
             let before = try await Stored.registration(tenant, a.clientID)
 
-            Self.expectInvalidToken(try await server.get(path, headers: headers), "GET")
-            Self.expectInvalidToken(try await server.putJSON(path, Self.replacement(of: a, ["client_name": .string("changed")]), headers: headers), "PUT")
-            Self.expectInvalidToken(try await server.delete(path, headers: headers), "DELETE")
+            let bearerSent = failure != .missingHeader && failure != .basicScheme
+            Self.expectInvalidToken(try await server.get(path, headers: headers), "GET", bearerSent: bearerSent)
+            Self.expectInvalidToken(try await server.putJSON(path, Self.replacement(of: a, ["client_name": .string("changed")]), headers: headers), "PUT", bearerSent: bearerSent)
+            Self.expectInvalidToken(try await server.delete(path, headers: headers), "DELETE", bearerSent: bearerSent)
 
             // Nothing was changed by the refused requests.
             #expect(try await Stored.registration(tenant, a.clientID) == before)

@@ -103,9 +103,23 @@ extension OAuthError: HTTPResponseError {
             headers[.retryAfter] = String(retryAfter)
         }
         if code == .invalidToken {
-            // RFC 6750 §3: a failed bearer token is announced in WWW-Authenticate.
-            headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
+            headers[.wwwAuthenticate] = Self.bearerChallenge(for: request)
         }
         return Response.json(jsonBody, status: status, headers: headers)
+    }
+}
+
+extension OAuthError {
+    /// RFC 6750 §3: a refused bearer token is announced in `WWW-Authenticate`. RFC 6750 §3.1:
+    /// when the request carried no bearer credential at all (no `Authorization`, or another
+    /// scheme), the challenge SHOULD NOT include an error code, since nothing failed yet.
+    static func bearerChallenge(for request: Request) -> String {
+        presentsBearerCredential(request) ? "Bearer error=\"invalid_token\"" : "Bearer"
+    }
+
+    static func presentsBearerCredential(_ request: Request) -> Bool {
+        guard let header = request.headers[.authorization] else { return false }
+        let scheme = header.prefix { $0 != " " }
+        return scheme.lowercased() == "bearer"
     }
 }
