@@ -7,6 +7,13 @@ import Hummingbird
 struct MetadataController: Sendable {
     let resolver: TenantResolver
     let serviceDocumentation: String?
+    let prepared: PreparedDocumentCache
+
+    init(resolver: TenantResolver, serviceDocumentation: String?, prepared: PreparedDocumentCache = PreparedDocumentCache()) {
+        self.resolver = resolver
+        self.serviceDocumentation = serviceDocumentation
+        self.prepared = prepared
+    }
 
     static let documents = ["oauth-authorization-server", "openid-configuration"]
 
@@ -20,10 +27,17 @@ struct MetadataController: Sendable {
 
     @Sendable func metadata(request: Request, context: AppRequestContext) async throws -> Response {
         let resolved = try await resolver.resolve(context)
-        var headers = HTTPFields()
-        headers[.cacheControl] = "public, max-age=60"
-        return Response.json(.object(Self.document(for: resolved, serviceDocumentation: serviceDocumentation)), headers: headers)
+        let key = PreparedDocumentCache.Key(document: "authorization-server-metadata", tenantID: resolved.tenant.id,
+                                            policyVersion: resolved.tenant.policyVersion, issuer: resolved.issuer)
+        let bytes = prepared.bytes(for: key) { .object(Self.document(for: resolved, serviceDocumentation: serviceDocumentation)) }
+        return Response(status: .ok, headers: Self.headers, body: .init(byteBuffer: bytes))
     }
+
+    static let headers: HTTPFields = [.contentType: "application/json", .cacheControl: "public, max-age=60"]
+
+    /// RFC 8414 §2: MUST be present whenever `private_key_jwt` (or `client_secret_jwt`) is among
+    /// the auth methods; asymmetric algorithms only, "none" never, RS256 among them.
+    static let clientAssertionSigningAlgorithms = SoftwareStatementVerifier.acceptedAlgorithms.sorted()
 
     /// Only what the server really does, and no member without a value (RFC 8414 §2).
     static func document(for resolved: ResolvedTenant, serviceDocumentation: String?) -> [String: JSONValue] {
@@ -36,6 +50,9 @@ struct MetadataController: Sendable {
             "token_endpoint_auth_methods_supported": .array(policy.tokenEndpointAuthMethods.map { .string($0.rawValue) }),
             "code_challenge_methods_supported": .array([.string("S256")]),
         ]
+        if policy.tokenEndpointAuthMethods.contains(.privateKeyJWT) {
+            document["token_endpoint_auth_signing_alg_values_supported"] = .array(clientAssertionSigningAlgorithms.map(JSONValue.string))
+        }
         if !policy.allowedScopes.isEmpty {
             document["scopes_supported"] = .array(policy.allowedScopes.map(JSONValue.string))
         }
