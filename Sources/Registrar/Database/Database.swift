@@ -10,7 +10,8 @@ public struct Database: Sendable {
     public let client: PostgresClient
     public let logger: Logger
     /// How long one unit of work may wait for a connection and run; past it the work is
-    /// cancelled and reported as the database being unavailable (503), never a hang.
+    /// cancelled and reported as the database being unavailable (503), never a hang. Within a
+    /// request it is shortened to what is left of the request's deadline (`RequestExpiry`).
     public let timeout: Duration
 
     public init(client: PostgresClient, logger: Logger, timeout: Duration = .seconds(10)) {
@@ -40,7 +41,7 @@ public struct Database: Sendable {
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let (client, logger) = (client, logger)
         do {
-            return try await withDeadline(timeout, "database") {
+            return try await withDeadline(RequestExpiry.bounded(timeout), "database") {
                 try await client.query(query, logger: logger).collect()
             }
         } catch {
@@ -51,7 +52,7 @@ public struct Database: Sendable {
     private func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let (client, logger) = (client, logger)
         do {
-            return try await withDeadline(timeout, "database") {
+            return try await withDeadline(RequestExpiry.bounded(timeout), "database") {
                 try await client.withTransaction(logger: logger) { connection in
                     try await body(connection)
                 }

@@ -151,27 +151,33 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 }
 
-/// Every request has a deadline: work that has not finished by then is cancelled (its database
-/// lease and queued hashing with it) and answered 503, so an overloaded dependency cannot pile up
-/// waiting requests.
+/// Every request has a deadline: work still waiting by then (a database lease or query) gives
+/// up and the request is answered 503, so an overloaded dependency cannot pile up waiting
+/// requests. The deadline is a task-local (`RequestExpiry`) that every database operation bounds
+/// its own timeout by; the handler runs in the request's own task, with no extra task or timer.
 struct DeadlineMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let limit: Duration
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        // The handler runs in a child task that is awaited (or cancelled) before this returns,
-        // so it never outlives this call although the compiler cannot see that.
+        let deadline = ContinuousClock.now + limit
         do {
-            return try await withoutActuallyEscaping(next) { escapable in
-                nonisolated(unsafe) let handler = escapable
-                return try await withDeadline(limit, "request") { [request, context] in
-                    try await handler(request, context)
-                }
+            return try await RequestExpiry.$deadline.withValue(deadline) {
+                try await next(request, context)
             }
-        } catch is DeadlineExceeded {
+        } catch let error where Self.isTimeout(error) && ContinuousClock.now >= deadline {
             // Thrown, not rendered here: the error middleware answers in the endpoint's own format.
             context.logger.warning("request deadline passed")
             throw OAuthError(.temporarilyUnavailable, "the request took too long; retry shortly", retryAfter: 1)
+        }
+    }
+
+    /// A wait that gave up: the forms in which the deadline reaches this middleware.
+    static func isTimeout(_ error: any Error) -> Bool {
+        switch error {
+        case is DeadlineExceeded, is CancellationError: true
+        case let error as DatabaseError: error.kind == .unavailable
+        default: false
         }
     }
 }

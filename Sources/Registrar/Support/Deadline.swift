@@ -21,3 +21,23 @@ public func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, _ body:
         return value
     }
 }
+
+/// The current request's deadline, as a task-local: bound once per request by
+/// `DeadlineMiddleware`, read by whatever may wait on the outside world (each database operation
+/// bounds its own timeout by it), so that no request outlives its deadline by waiting, without a
+/// task, a task group or a timer per request. The request's task itself is never cancelled: a
+/// cancelled task could not write its own 503.
+public enum RequestExpiry {
+    @TaskLocal public static var deadline: ContinuousClock.Instant?
+
+    /// `limit`, shortened to what is left of the current request's time (zero once it is past).
+    public static func bounded(_ limit: Duration, now: ContinuousClock.Instant = .now) -> Duration {
+        guard let deadline else { return limit }
+        return min(limit, max(.zero, deadline - now))
+    }
+
+    /// Whether the current request's deadline has passed.
+    public static func hasPassed(now: ContinuousClock.Instant = .now) -> Bool {
+        deadline.map { now >= $0 } ?? false
+    }
+}
