@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 
@@ -12,8 +13,10 @@ public struct AppOverrides: Sendable {
     public var checkSchemaAtStart = true
     /// How long one database operation may take before it is answered as unavailable.
     public var databaseTimeout: Duration = .seconds(10)
-    /// Every request's deadline; past it the request is cancelled and answered 503.
+    /// Every request's deadline; database waits past it give up and the request is answered 503.
     public var requestTimeout: Duration = .seconds(30)
+    /// Header, read and idle timeouts of every HTTP/1 connection.
+    public var connectionTimeouts = ConnectionTimeouts()
     /// How long a tenant (and its policy) read for one request serves the next ones.
     public var tenantCacheLifetime: Duration = .seconds(5)
     public init() {}
@@ -33,8 +36,11 @@ struct AppComponents {
 public func buildApplication(config: RegistrarConfig, logger: Logger, overrides: AppOverrides = .init()) throws -> some ApplicationProtocol {
     let components = try buildComponents(config: config, logger: logger, overrides: overrides)
     let (postgres, migrator, database, hasher) = (components.postgres, components.migrator, components.database, components.hasher)
+    let timeouts = overrides.connectionTimeouts
     var app = Application(
         router: components.router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionTimeoutHandler(timeouts: timeouts)],
+                                            idleTimeout: TimeAmount(timeouts.idle))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [postgres, Argon2HasherService(hasher: hasher)]
             + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0)] } ?? []),
