@@ -84,11 +84,21 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let reaperRepository = PostgresClientReaperRepository(database: database)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
+    // The middleware order, outermost first, is part of the design:
+    // 1. RequestMiddleware: request id, source address, access log, `nosniff` on every answer;
+    // 2. CORSMiddleware: preflights, and CORS headers on every answer of the open endpoints,
+    //    errors included (it sits outside the error rendering for that reason);
+    // 3. ErrorMiddleware: every failure becomes OAuth JSON or problem+json, 404/405 included;
+    // 4. DeadlineMiddleware: binds the request deadline that database waits are bounded by; past
+    //    it a 503 is thrown, which the error middleware above renders;
+    // then the routes. A router middleware wraps the routes added after it and the not-found
+    // answer, so this holds for unknown paths and wrong methods too.
     let router = Router(context: AppRequestContext.self)
+    let routeMethods = RouteMethodTable()
     router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies))
-    router.add(middleware: ErrorMiddleware())
-    router.add(middleware: DeadlineMiddleware(limit: overrides.requestTimeout))
     router.add(middleware: CORSMiddleware())
+    router.add(middleware: ErrorMiddleware(routes: routeMethods))
+    router.add(middleware: DeadlineMiddleware(limit: overrides.requestTimeout))
     HealthController(database: database, requiredSchemaVersion: migrator.requiredVersion).addRoutes(to: router)
     MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
     RegistrationController(
@@ -108,6 +118,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         keys: adminKeys, audit: PostgresAuditRepository(database: database), hasher: hasher, verifier: verifier,
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
+    routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger))
 }

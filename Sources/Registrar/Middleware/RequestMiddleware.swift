@@ -40,6 +40,8 @@ struct RequestMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         var response = try await next(request, context)
         response.headers[.requestID] = requestID
+        // Every answer, errors included: browsers must not guess another type than the one sent.
+        response.headers[.xContentTypeOptions] = "nosniff"
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         context.logger.info("request", metadata: [
@@ -79,6 +81,18 @@ struct RequestMiddleware: RouterMiddleware {
 /// database become 503 with `Retry-After`; anything else is logged and answered `server_error`.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
+    /// The router's own routes, for `405` and its `Allow` header.
+    let routes: RouteMethodTable
+
+    /// The methods to name in `Allow` when `request` reached a known path with a method none of
+    /// its routes answers; nil when the path itself is unknown (a plain 404).
+    func allowedMethods(for request: Request) -> String? {
+        var methods = routes.methods(for: request.uri.path).map(\.rawValue)
+        guard !methods.isEmpty, !methods.contains(request.method.rawValue) else { return nil }
+        // The CORS middleware answers preflights on the open endpoints.
+        if CORSMiddleware.isOpen(request.uri.path) { methods.append(HTTPRequest.Method.options.rawValue) }
+        return methods.sorted().joined(separator: ", ")
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path.hasPrefix(AdminController.prefix + "/") || request.uri.path == AdminController.prefix {
@@ -86,6 +100,12 @@ struct ErrorMiddleware: RouterMiddleware {
         }
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && allowedMethods(for: request) != nil {
+            // RFC 9110 §15.5.6: a known resource, another method: 405 with the methods it has.
+            var response = try OAuthError(.invalidRequest, "this method is not allowed here", status: .methodNotAllowed)
+                .response(from: request, context: context)
+            response.headers[.allow] = allowedMethods(for: request)
+            return response
         } catch let error as OAuthError {
             return try error.response(from: request, context: context)
         } catch let error as RateLimitExceeded {
@@ -129,6 +149,11 @@ struct ErrorMiddleware: RouterMiddleware {
             var response = try Problem(.rateLimited, "too many requests; retry after \(error.retryAfterSeconds) s", retryAfter: error.retryAfterSeconds)
                 .response(from: request, context: context)
             response.headers.append(contentsOf: error.headers.filter { $0.name != .retryAfter })
+            return response
+        } catch let error as HTTPError where error.status == .notFound && allowedMethods(for: request) != nil {
+            // RFC 9110 §15.5.6: a known resource, another method: 405 with the methods it has.
+            var response = try Problem(.methodNotAllowed, "this method is not allowed here").response(from: request, context: context)
+            response.headers[.allow] = allowedMethods(for: request)
             return response
         } catch let error as HTTPError {
             problem = switch error.status {
@@ -187,6 +212,9 @@ struct DeadlineMiddleware: RouterMiddleware {
 struct CORSMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
+    /// What a browser client may read of a response: the challenge, the back-off and the limits.
+    static let exposedHeaders = "WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id"
+
     static func isOpen(_ path: String) -> Bool {
         if path.hasPrefix("/.well-known/") { return true }
         let local: Substring
@@ -210,9 +238,11 @@ struct CORSMiddleware: RouterMiddleware {
             headers[.accessControlMaxAge] = "86400"
             return Response(status: .noContent, headers: headers)
         }
+        // Outside the error middleware, so error answers (400, 401, 404, 429, 503) carry CORS too:
+        // without it a browser hides them behind a network error.
         var response = try await next(request, context)
         response.headers[.accessControlAllowOrigin] = "*"
-        response.headers[.accessControlExposeHeaders] = "WWW-Authenticate, Retry-After, X-Request-Id"
+        response.headers[.accessControlExposeHeaders] = Self.exposedHeaders
         return response
     }
 }
