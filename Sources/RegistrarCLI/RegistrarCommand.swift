@@ -17,6 +17,9 @@ struct RegistrarCommand: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
+            if let serve = command as? Serve, serve.installNIOExecutorIfWanted() == false {
+                FileHandle.standardError.write(Data("registrar: the NIO executor could not be installed; using the default one\n".utf8))
+            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import Registrar
 
 struct Serve: AsyncParsableCommand {
@@ -35,6 +36,17 @@ struct Serve: AsyncParsableCommand {
     var reaperInterval: Int?
     @Flag(help: "Apply pending migrations before serving (env REGISTRAR_MIGRATE=1).")
     var migrate = false
+    @Flag(name: .customLong("no-nio-executor"), help: "Keep the default Swift concurrency executor instead of running tasks on the NIO event loops (env REGISTRAR_NIO_EXECUTOR=off).")
+    var noNIOExecutor = false
+
+    /// Makes the NIO event loops the global executor, so that request tasks run on the loops that
+    /// do the I/O and timers are the loops' own, without hops to another thread pool. It must
+    /// happen before any task runs, so `main` calls it right after parsing, before `run`.
+    /// Returns whether it is in place; nil when it was turned off.
+    func installNIOExecutorIfWanted() -> Bool? {
+        guard !noNIOExecutor, Environment.string("REGISTRAR_NIO_EXECUTOR")?.lowercased() != "off" else { return nil }
+        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
 
     func run() async throws {
         let config = try makeConfig()
