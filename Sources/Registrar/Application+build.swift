@@ -91,6 +91,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     // 3. ErrorMiddleware: every failure becomes OAuth JSON or problem+json, 404/405 included;
     // 4. DeadlineMiddleware: binds the request deadline that database waits are bounded by; past
     //    it a 503 is thrown, which the error middleware above renders;
+    // 5. PlatformActorMiddleware: on /admin/v1, who acts, for the platform audit log;
     // then the routes. A router middleware wraps the routes added after it and the not-found
     // answer, so this holds for unknown paths and wrong methods too.
     let router = Router(context: AppRequestContext.self)
@@ -99,6 +100,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     router.add(middleware: CORSMiddleware())
     router.add(middleware: ErrorMiddleware(routes: routeMethods))
     router.add(middleware: DeadlineMiddleware(limit: overrides.requestTimeout))
+    router.add(middleware: PlatformActorMiddleware())
     HealthController(database: database, requiredSchemaVersion: migrator.requiredVersion).addRoutes(to: router)
     MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
     RegistrationController(
@@ -115,7 +117,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, now: overrides.now),
-        keys: adminKeys, audit: PostgresAuditRepository(database: database), hasher: hasher, verifier: verifier,
+        keys: adminKeys, audit: PostgresAuditRepository(database: database),
+        platformAudit: PostgresPlatformAuditRepository(database: database), hasher: hasher, verifier: verifier,
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     routeMethods.load(from: router)

@@ -60,6 +60,7 @@ struct ProtocolDetailTests {
     @Test("RFC 9110 §15.5.6: a known /admin/v1 path with another method is 405 problem+json with Allow", arguments: [
         ("PUT", "/admin/v1/tenants", "GET, POST"),
         ("POST", "/admin/v1/keys/abc", "DELETE"),
+        ("DELETE", "/admin/v1/audit", "GET"),
     ])
     func adminMethodNotAllowed(method: String, path: String, allow: String) async throws {
         try await TestServer.run { server in

@@ -12,6 +12,7 @@ struct AdminController: Sendable {
     let tokenService: InitialAccessTokenService
     let keys: any AdminKeyRepository
     let audit: any AuditRepository
+    let platformAudit: any PlatformAuditRepository
     let hasher: Argon2Hasher
     let verifier: TokenVerifier
     let resolver: TenantResolver
@@ -36,6 +37,7 @@ struct AdminController: Sendable {
         addTokenRoutes(to: group)
         addClientRoutes(to: group)
         addAuditRoutes(to: group)
+        addPlatformAuditRoutes(to: group)
     }
 
     @Sendable func openAPI(request: Request, context: AppRequestContext) async throws -> Response {
@@ -55,7 +57,9 @@ struct AdminController: Sendable {
     /// Only the platform host serves the management API; tenant hosts answer 404 for it.
     func principal(_ request: Request, _ context: AppRequestContext) async throws -> AdminPrincipal {
         guard context.requestHost == resolver.platformHost else { throw Problem.notFound }
-        return try await authenticator.authenticate(request, source: context.sourceAddress)
+        let principal = try await authenticator.authenticate(request, source: context.sourceAddress)
+        PlatformActor.current?.authenticated(keyID: principal.key.id)
+        return principal
     }
 
     func requirePlatform(_ request: Request, _ context: AppRequestContext) async throws -> AdminPrincipal {

@@ -30,8 +30,16 @@ public struct Database: Sendable {
 
     /// Runs `body` in a transaction that may change the tenant registry (create, rename, delete).
     public func withPlatformScope<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await transaction { connection in
-            try await connection.query("SELECT set_config('registrar.scope', 'platform', true)", logger: logger)
+        // Who acts, for the platform audit log that this transaction's triggers write (sql/0009).
+        let actor = PlatformActor.current?.snapshot
+        return try await transaction { connection in
+            try await connection.query("""
+                SELECT set_config('registrar.scope', 'platform', true),
+                       set_config('registrar.actor_type', \(actor?.actorType ?? ""), true),
+                       set_config('registrar.actor_id', \(actor?.actorID ?? ""), true),
+                       set_config('registrar.request_id', \(actor?.requestID ?? ""), true),
+                       set_config('registrar.source_address', \(actor?.sourceAddress ?? ""), true)
+                """, logger: logger)
             return try await body(connection)
         }
     }

@@ -246,3 +246,18 @@ struct CORSMiddleware: RouterMiddleware {
         return response
     }
 }
+
+/// Binds `PlatformActor.current` for management API requests, so that a platform change made
+/// while answering one is audited with its request id, source address and (once authenticated)
+/// admin key.
+struct PlatformActorMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix(AdminController.prefix + "/") else { return try await next(request, context) }
+        let actor = PlatformActor(requestID: context.requestID, sourceAddress: context.sourceAddress)
+        return try await PlatformActor.$current.withValue(actor) {
+            try await next(request, context)
+        }
+    }
+}
