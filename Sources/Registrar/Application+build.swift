@@ -27,6 +27,7 @@ struct AppComponents {
     let migrator: Migrator
     let database: Database
     let reaper: ClientReaper
+    let sweeper: RateLimitSweeper
 }
 
 /// The composition root, used by `registrar serve` and by the tests alike.
@@ -37,7 +38,7 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
         router: components.router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [postgres, Argon2HasherService(hasher: hasher)]
-            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0)] } ?? []),
+            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper)] } ?? []),
         logger: logger
     )
     if overrides.checkSchemaAtStart {
@@ -67,19 +68,21 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let clients = PostgresClientRepository(database: database)
     let initialAccessTokens = PostgresInitialAccessTokenRepository(database: database)
     let adminKeys = PostgresAdminKeyRepository(database: database)
+    let limiter: any RateLimiter = config.rateLimiting ? PostgresRateLimiter(database: database) : UnlimitedRateLimiter()
+    let platformLimits = config.platformRateLimits
     let resolver = TenantResolver(tenants: tenants, publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain,
-                                  cache: TenantCache(lifetime: overrides.tenantCacheLifetime))
+                                  cache: TenantCache(lifetime: overrides.tenantCacheLifetime),
+                                  limiter: limiter, lookupLimit: platformLimits.tenantLookupsPerAddress)
     let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
     let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache())
     let intake = RegistrationIntake(now: overrides.now)
-    let limiter: any RateLimiter = config.rateLimiting ? PostgresRateLimiter(database: database) : UnlimitedRateLimiter()
     let usage = UsageRecorder(clients: clients, now: overrides.now)
-    let failures = FailedAuthenticationRecorder(limiter: limiter, clients: clients)
+    let failures = FailedAuthenticationRecorder(limiter: limiter, clients: clients, platform: platformLimits)
     let reaperRepository = PostgresClientReaperRepository(database: database)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     let router = Router(context: AppRequestContext.self)
-    router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies))
+    router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies, ipv6PrefixLength: platformLimits.ipv6PrefixLength))
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: DeadlineMiddleware(limit: overrides.requestTimeout))
     router.add(middleware: CORSMiddleware())
@@ -88,11 +91,12 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     RegistrationController(
         resolver: resolver, registration: registration,
         initialAccessTokens: InitialAccessTokenAuthenticator(tokens: initialAccessTokens, verifier: verifier, limiter: limiter, now: overrides.now),
-        intake: intake, limiter: limiter, failures: failures, maximumBodyBytes: config.maximumBodyBytes
+        intake: intake, limiter: limiter, failures: failures, platform: platformLimits, maximumBodyBytes: config.maximumBodyBytes
     ).addRoutes(to: router)
     ClientConfigurationController(
         resolver: resolver, clients: clients, initialAccessTokens: initialAccessTokens,
-        authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, limiter: limiter, failures: failures, usage: usage, now: overrides.now),
+        authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, limiter: limiter, failures: failures, usage: usage,
+                                                           platform: platformLimits, now: overrides.now),
         intake: intake, hasher: hasher, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     AdminController(
@@ -100,10 +104,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, now: overrides.now),
         keys: adminKeys, audit: PostgresAuditRepository(database: database), hasher: hasher, verifier: verifier,
-        resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
-                         reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger))
+                         reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
+                         sweeper: RateLimitSweeper(limiter: limiter))
 }
 
 extension DatabaseURL {

@@ -19,6 +19,7 @@ struct AdminController: Sendable {
     let limiter: any RateLimiter
     let usage: UsageRecorder
     let failures: FailedAuthenticationRecorder
+    let platformRateLimits: PlatformRateLimits
     let reaper: any ClientReaperRepository
     let openAPIDocument: String?
     let maximumBodyBytes: Int
@@ -55,7 +56,7 @@ struct AdminController: Sendable {
     /// Only the platform host serves the management API; tenant hosts answer 404 for it.
     func principal(_ request: Request, _ context: AppRequestContext) async throws -> AdminPrincipal {
         guard context.requestHost == resolver.platformHost else { throw Problem.notFound }
-        return try await authenticator.authenticate(request, source: context.sourceAddress)
+        return try await authenticator.authenticate(request, limitAddress: context.limitAddress)
     }
 
     func requirePlatform(_ request: Request, _ context: AppRequestContext) async throws -> AdminPrincipal {
