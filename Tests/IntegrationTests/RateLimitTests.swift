@@ -117,6 +117,54 @@ struct RateLimitTests {
         #expect(try await Self.state(tenantID: PostgresRateLimiter.platformTenant, key: "admin-key:\(key.id)") == nil)
     }
 
+    @Test("Issue 9: wrong secrets for a known initial access token id do not spend that token's budget")
+    func wrongSecretsDoNotSpendAnInitialAccessTokensBudget() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let (_, presented) = try await InitialAccessTokens.mint(for: tenant)
+        let (id, _) = try #require(InitialAccessToken.parse(presented))
+        let (wrong, stateAfterWrong, right) = try await Self.run { server in
+            var wrong: [Int] = []
+            for _ in 0..<3 {
+                wrong.append(Int(try await server.postJSON("/t/\(tenant.slug)/register", InitialAccessTokenTests.loopbackClient, headers: [
+                    .authorization: "Bearer iat_\(id).\(SecretGenerator.randomToken())", Self.forwardedFor: Self.randomIPv4(),
+                ]).status.code))
+            }
+            let state = try await Self.state(tenantID: tenant.id, key: "iat:\(id)")
+            let right = try await server.postJSON("/t/\(tenant.slug)/register", InitialAccessTokenTests.loopbackClient, headers: [
+                .authorization: "Bearer \(presented)", Self.forwardedFor: Self.randomIPv4(),
+            ])
+            return (wrong, state, Int(right.status.code))
+        }
+        #expect(wrong == [401, 401, 401])
+        #expect(stateAfterWrong == nil)
+        #expect(right == 201)
+        #expect(try await Self.state(tenantID: tenant.id, key: "iat:\(id)") != nil)
+    }
+
+    @Test("Issue 9: the authenticate API spends a client's budget only for its right secret, and never for ids it did not issue")
+    func wrongSecretsDoNotSpendAClientsAuthenticationBudget() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        let (clientID, statuses, stateAfterWrong) = try await AdminFixture.run { server in
+            let client = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient())
+            let secret = try #require(client.clientSecret)
+            let service = AdminCaller(server, key: key)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            var statuses: [Int] = []
+            for _ in 0..<3 {
+                statuses.append(Int(try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string(secret + "x")]).status.code))
+            }
+            statuses.append(Int(try await service.post(path, ["client_id": .string("no-such-client"), "client_secret": .string(secret)]).status.code))
+            let state = try await Self.state(tenantID: tenant.id, key: "authenticate:\(client.clientID)")
+            statuses.append(Int(try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string(secret)]).status.code))
+            return (client.clientID, statuses, state)
+        }
+        #expect(statuses == [401, 401, 401, 401, 200])
+        #expect(stateAfterWrong == nil)
+        #expect(try await Self.state(tenantID: tenant.id, key: "authenticate:no-such-client") == nil)
+        #expect(try await Self.state(tenantID: tenant.id, key: "authenticate:\(clientID)") != nil)
+    }
+
     @Test("Issue 9: IPv6 sources in one /64 share one per-address limit; IPv4-mapped addresses count as IPv4")
     func ipv6AddressesShareOneLimitPerSlash64() async throws {
         let tenant = try await TestEnvironment.createTenant(policy: AbuseAndLifecycleTests.policy {
