@@ -22,7 +22,8 @@ public final class FailedAuthenticationRecorder: Sendable {
         await limiter.recordFailure(from: limitAddress, tenantID: nil, limit: platform.failedAuthenticationsPerAddress,
                                     name: "platform_failed_authentications")
         guard await limiter.recordFailure(from: limitAddress, tenantID: tenantID, limit: limit) else { return }
-        let key = "\(tenantID.uuidString)/\(source ?? "-")"
+        // Per aggregated address, like the limit: an IPv6 /64 is one burst, not one per address in it.
+        let key = "\(tenantID.uuidString)/\(limitAddress)"
         let now = ContinuousClock.now
         let due = lastAudited.withLock { audited -> Bool in
             if let last = audited[key], now - last < .seconds(60) { return false }
