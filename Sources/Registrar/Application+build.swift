@@ -30,6 +30,7 @@ struct AppComponents {
     let migrator: Migrator
     let database: Database
     let reaper: ClientReaper
+    let sweeper: RateLimitSweeper
 }
 
 /// The composition root, used by `registrar serve` and by the tests alike.
@@ -43,7 +44,7 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
                                             idleTimeout: TimeAmount(timeouts.idle))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [postgres, Argon2HasherService(hasher: hasher)]
-            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0)] } ?? []),
+            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper)] } ?? []),
         logger: logger
     )
     if overrides.checkSchemaAtStart {
@@ -73,14 +74,16 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let clients = PostgresClientRepository(database: database)
     let initialAccessTokens = PostgresInitialAccessTokenRepository(database: database)
     let adminKeys = PostgresAdminKeyRepository(database: database)
+    let limiter: any RateLimiter = config.rateLimiting ? PostgresRateLimiter(database: database) : UnlimitedRateLimiter()
+    let platformLimits = config.platformRateLimits
     let resolver = TenantResolver(tenants: tenants, publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain,
-                                  cache: TenantCache(lifetime: overrides.tenantCacheLifetime))
+                                  cache: TenantCache(lifetime: overrides.tenantCacheLifetime),
+                                  limiter: limiter, lookupLimit: platformLimits.tenantLookupsPerAddress)
     let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
     let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache())
     let intake = RegistrationIntake(now: overrides.now)
-    let limiter: any RateLimiter = config.rateLimiting ? PostgresRateLimiter(database: database) : UnlimitedRateLimiter()
     let usage = UsageRecorder(clients: clients, now: overrides.now)
-    let failures = FailedAuthenticationRecorder(limiter: limiter, clients: clients)
+    let failures = FailedAuthenticationRecorder(limiter: limiter, clients: clients, platform: platformLimits)
     let reaperRepository = PostgresClientReaperRepository(database: database)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
@@ -96,7 +99,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     // answer, so this holds for unknown paths and wrong methods too.
     let router = Router(context: AppRequestContext.self)
     let routeMethods = RouteMethodTable()
-    router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies))
+    router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies, ipv6PrefixLength: platformLimits.ipv6PrefixLength))
     router.add(middleware: CORSMiddleware())
     router.add(middleware: ErrorMiddleware(routes: routeMethods))
     router.add(middleware: DeadlineMiddleware(limit: overrides.requestTimeout))
@@ -106,11 +109,12 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     RegistrationController(
         resolver: resolver, registration: registration,
         initialAccessTokens: InitialAccessTokenAuthenticator(tokens: initialAccessTokens, verifier: verifier, limiter: limiter, now: overrides.now),
-        intake: intake, limiter: limiter, failures: failures, maximumBodyBytes: config.maximumBodyBytes
+        intake: intake, limiter: limiter, failures: failures, platform: platformLimits, maximumBodyBytes: config.maximumBodyBytes
     ).addRoutes(to: router)
     ClientConfigurationController(
         resolver: resolver, clients: clients, initialAccessTokens: initialAccessTokens,
-        authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, limiter: limiter, failures: failures, usage: usage, now: overrides.now),
+        authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, limiter: limiter, failures: failures, usage: usage,
+                                                           platform: platformLimits, now: overrides.now),
         intake: intake, hasher: hasher, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     AdminController(
@@ -119,11 +123,12 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, now: overrides.now),
         keys: adminKeys, audit: PostgresAuditRepository(database: database),
         platformAudit: PostgresPlatformAuditRepository(database: database), hasher: hasher, verifier: verifier,
-        resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
-                         reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger))
+                         reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
+                         sweeper: RateLimitSweeper(limiter: limiter))
 }
 
 extension DatabaseURL {

@@ -32,6 +32,16 @@ struct Serve: AsyncParsableCommand {
     var openAPIFile: String?
     @Flag(name: .customLong("no-rate-limits"), help: "Turn the shared rate limits off (env REGISTRAR_RATE_LIMITS=off), e.g. behind an edge limiter.")
     var noRateLimits = false
+    @Option(name: .customLong("ipv6-prefix-length"), help: "IPv6 sources share per-address limits per prefix of this length, 1-128 (env REGISTRAR_IPV6_PREFIX_LENGTH, default 64).")
+    var ipv6PrefixLength: Int?
+    @Option(name: .customLong("tenant-rate-limit-ceiling"), help: "LIMIT/SECONDS:BURST a tenant's policy may raise any of its limits to (env REGISTRAR_TENANT_RATE_LIMIT_CEILING, default 6000/60:2000).")
+    var tenantRateLimitCeiling: String?
+    @Option(name: .customLong("platform-register-limit"), help: "LIMIT/SECONDS:BURST of POST /register per address, all tenants together (env REGISTRAR_PLATFORM_REGISTER_LIMIT, default 6000/60:1000).")
+    var platformRegisterLimit: String?
+    @Option(name: .customLong("platform-failed-authentication-limit"), help: "LIMIT/SECONDS:BURST of failed authentications per address, all tenants together (env REGISTRAR_PLATFORM_FAILED_AUTHENTICATION_LIMIT, default 600/60:200).")
+    var platformFailedAuthenticationLimit: String?
+    @Option(name: .customLong("tenant-lookup-limit"), help: "LIMIT/SECONDS:BURST of tenant lookups that miss the cache, per address (env REGISTRAR_TENANT_LOOKUP_LIMIT, default 3000/60:1000).")
+    var tenantLookupLimit: String?
     @Option(name: .customLong("reaper-interval"), help: "Seconds between client reaper passes; 0 turns the reaper off on this instance (env REGISTRAR_REAPER_INTERVAL, default 300).")
     var reaperInterval: Int?
     @Flag(help: "Apply pending migrations before serving (env REGISTRAR_MIGRATE=1).")
@@ -107,7 +117,31 @@ struct Serve: AsyncParsableCommand {
             bootstrapKey: Environment.string("REGISTRAR_BOOTSTRAP_KEY"))
         config.rateLimiting = !(noRateLimits || Environment.string("REGISTRAR_RATE_LIMITS")?.lowercased() == "off")
         config.reaperInterval = reaperSeconds > 0 ? .seconds(reaperSeconds) : nil
+        var platform = PlatformRateLimits()
+        platform.ipv6PrefixLength = try ipv6PrefixLength ?? Environment.int("REGISTRAR_IPV6_PREFIX_LENGTH") ?? 64
+        guard (1...128).contains(platform.ipv6PrefixLength) else {
+            throw CLIError("--ipv6-prefix-length (REGISTRAR_IPV6_PREFIX_LENGTH) must be from 1 to 128")
+        }
+        platform.tenantCeiling = try rateLimit(tenantRateLimitCeiling, "tenant-rate-limit-ceiling", "REGISTRAR_TENANT_RATE_LIMIT_CEILING", default: platform.tenantCeiling)
+        platform.registerPerAddress = try rateLimit(platformRegisterLimit, "platform-register-limit", "REGISTRAR_PLATFORM_REGISTER_LIMIT", default: platform.registerPerAddress)
+        platform.failedAuthenticationsPerAddress = try rateLimit(platformFailedAuthenticationLimit, "platform-failed-authentication-limit",
+                                                                 "REGISTRAR_PLATFORM_FAILED_AUTHENTICATION_LIMIT", default: platform.failedAuthenticationsPerAddress)
+        platform.tenantLookupsPerAddress = try rateLimit(tenantLookupLimit, "tenant-lookup-limit", "REGISTRAR_TENANT_LOOKUP_LIMIT", default: platform.tenantLookupsPerAddress)
+        // Below the defaults, no tenant policy could be written at all.
+        guard (try? RateLimits().check(ceiling: platform.tenantCeiling, field: "rate_limits")) != nil else {
+            throw CLIError("--tenant-rate-limit-ceiling (REGISTRAR_TENANT_RATE_LIMIT_CEILING) must allow the default limits (at least 120/60:100)")
+        }
+        config.platformRateLimits = platform
         return config
+    }
+
+    /// A `LIMIT/SECONDS[:BURST]` flag, else its environment variable, else the default.
+    func rateLimit(_ flag: String?, _ name: String, _ variable: String, default value: RateLimit) throws -> RateLimit {
+        guard let text = flag ?? Environment.string(variable) else { return value }
+        guard let limit = RateLimit(spec: text) else {
+            throw CLIError("--\(name) (\(variable)) must look like LIMIT/SECONDS or LIMIT/SECONDS:BURST, e.g. \(value.spec)")
+        }
+        return limit
     }
 }
 

@@ -26,20 +26,27 @@ struct AdminAuthenticator: Sendable {
     static let perKey = RateLimit(limit: 1200, periodSeconds: 60, burst: 200)
     static let failures = RateLimit(limit: 30, periodSeconds: 60, burst: 20)
 
-    func authenticate(_ request: Request, source: String?) async throws -> AdminPrincipal {
-        try await limiter.guardFailures(from: source, tenantID: nil, limit: Self.failures)
+    /// In order, stopping at the first refusal: the address's failures, a look at the key's
+    /// budget, the secret, and only then the key's budget is spent: key ids are not secret, so
+    /// a refused address or a wrong secret must not use up a key's budget.
+    func authenticate(_ request: Request, limitAddress: String) async throws -> AdminPrincipal {
+        // Apart from the tenants' failure counts, which have other limits.
+        let failureAddress = "admin:\(limitAddress)"
         let presented: String?
         do { presented = try BearerToken.from(request) } catch { presented = nil }
-        if let id = presented.flatMap(AdminKey.parse) {
-            try await limiter.hit("admin_key", key: "admin-key:\(id)", tenantID: nil, limit: Self.perKey)
-        }
-        guard let presented, let id = AdminKey.parse(presented),
+        let id = presented.flatMap(AdminKey.parse)
+        let budget = id.map { RateLimitCheck("admin_key", key: "admin-key:\($0)", tenantID: nil, limit: Self.perKey) }
+        var checks = [RateLimitCheck("failed_authentications", key: "failed:\(failureAddress)", tenantID: nil, limit: Self.failures, consume: false)]
+        if let budget { checks.append(RateLimitCheck(budget.name, key: budget.key, tenantID: nil, limit: budget.limit, consume: false)) }
+        try await limiter.check(checks)
+        guard let presented, let id, let budget,
               let key = try await keys.find(id: id), key.revokedAt == nil,
               case .verified = try await verifier.verify(presented, against: key.secretHash)
         else {
-            await limiter.recordFailure(from: source, tenantID: nil, limit: Self.failures)
+            await limiter.recordFailure(from: failureAddress, tenantID: nil, limit: Self.failures)
             throw Problem.unauthorized
         }
+        try await limiter.check([budget])
         try await keys.markUsed(key, at: now())
         return AdminPrincipal(key: key)
     }

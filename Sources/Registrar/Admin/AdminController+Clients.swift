@@ -187,16 +187,27 @@ extension AdminController {
         let secret = try Self.string(body, "client_secret", maxLength: 512)
         let redirect = try Self.string(body, "redirect_uri", maxLength: URIParser.maximumLength)
         let limits = record.tenant.policy.rateLimits
-        try await limiter.guardFailures(from: context.sourceAddress, tenantID: record.tenant.id, limit: limits.failedAuthenticationsPerAddress)
-        try await limiter.hit("authenticate_per_client", key: "authenticate:\(clientID)", tenantID: record.tenant.id, limit: limits.authenticatePerClient)
+        // An id this server never issues names no client: refused before the limiter or the database.
+        guard RegistrationAccessTokenAuthenticator.isIssuedClientID(clientID) else {
+            throw Problem(.unauthorized, "the client could not be authenticated")
+        }
+        // In order, stopping at the first refusal; the client's budget is spent only once its
+        // secret verified, so that callers with a wrong secret cannot use it up.
+        let budget = RateLimitCheck("authenticate_per_client", key: "authenticate:\(clientID)", tenantID: record.tenant.id, limit: limits.authenticatePerClient)
+        try await limiter.check([
+            .platformFailures(from: context.limitAddress, limits: platformRateLimits),
+            .failures(from: context.limitAddress, tenantID: record.tenant.id, limit: limits.failedAuthenticationsPerAddress),
+            RateLimitCheck(budget.name, key: budget.key, tenantID: budget.tenantID, limit: budget.limit, consume: false),
+        ])
         let client: RegisteredClient
         do {
             client = try await authenticatedClient(tenantID: record.tenant.id, clientID: clientID, secret: secret, redirect: redirect)
         } catch let problem as Problem where problem.kind == .unauthorized {
-            await failures.record(tenantID: record.tenant.id, source: context.sourceAddress, limit: limits.failedAuthenticationsPerAddress,
-                                  credential: "client_secret", requestID: context.requestID)
+            await failures.record(tenantID: record.tenant.id, source: context.sourceAddress, limitAddress: context.limitAddress,
+                                  limit: limits.failedAuthenticationsPerAddress, credential: "client_secret", requestID: context.requestID)
             throw problem
         }
+        try await limiter.check([budget])
         try await usage.recordUse(tenantID: record.tenant.id, clientID: client.clientID)
         guard case .object(var object) = Self.json(client) else { throw Problem(.internalError) }
         object["active"] = .bool(true)

@@ -14,9 +14,12 @@ extension AdminController {
         .json(policy.json, headers: [.eTag: Self.etag(Int64(version)), .cacheControl: "no-store"])
     }
 
-    static func parsePolicy(_ value: JSONValue, pointer: String = "") throws -> RegistrationPolicy {
+    /// A policy from the API, with its rate limits held to the platform's ceiling.
+    static func parsePolicy(_ value: JSONValue, pointer: String = "", ceiling: RateLimit) throws -> RegistrationPolicy {
         do {
-            return try RegistrationPolicy(json: value)
+            let policy = try RegistrationPolicy(json: value)
+            try policy.rateLimits.check(ceiling: ceiling, field: "rate_limits")
+            return policy
         } catch {
             let name = pointer.isEmpty ? error.field : (error.field.isEmpty ? pointer : "\(pointer).\(error.field)")
             throw Problem.invalid(name, error.reason)
@@ -32,7 +35,7 @@ extension AdminController {
         let (principal, record) = try await tenant(request, context, .write)
         let expected = try Self.ifMatch(request)
         let object = try await JSONRequestBody.readObject(request, limit: maximumBodyBytes)
-        let policy = try Self.parsePolicy(.object(object))
+        let policy = try Self.parsePolicy(.object(object), ceiling: platformRateLimits.tenantCeiling)
         let version = try await mapping {
             try await tenants.setPolicy(policy, for: record.tenant.id, audit: principal.actor("policy.changed", context),
                                         expectedVersion: expected.map { Int($0) })
@@ -50,7 +53,7 @@ extension AdminController {
         }
         var tenant = record.tenant
         if let proposed = body["policy"], proposed != .null {
-            tenant.policy = try Self.parsePolicy(proposed, pointer: "policy")
+            tenant.policy = try Self.parsePolicy(proposed, pointer: "policy", ceiling: platformRateLimits.tenantCeiling)
         }
         let resolved = ResolvedTenant(tenant: tenant, issuer: resolved(record).issuer)
         var result: [String: JSONValue]

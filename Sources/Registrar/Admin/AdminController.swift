@@ -20,6 +20,7 @@ struct AdminController: Sendable {
     let limiter: any RateLimiter
     let usage: UsageRecorder
     let failures: FailedAuthenticationRecorder
+    let platformRateLimits: PlatformRateLimits
     let reaper: any ClientReaperRepository
     let openAPIDocument: String?
     let maximumBodyBytes: Int
@@ -57,7 +58,7 @@ struct AdminController: Sendable {
     /// Only the platform host serves the management API; tenant hosts answer 404 for it.
     func principal(_ request: Request, _ context: AppRequestContext) async throws -> AdminPrincipal {
         guard context.requestHost == resolver.platformHost else { throw Problem.notFound }
-        let principal = try await authenticator.authenticate(request, source: context.sourceAddress)
+        let principal = try await authenticator.authenticate(request, limitAddress: context.limitAddress)
         PlatformActor.current?.authenticated(keyID: principal.key.id)
         return principal
     }

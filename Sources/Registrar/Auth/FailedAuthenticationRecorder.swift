@@ -7,16 +7,23 @@ import Synchronization
 public final class FailedAuthenticationRecorder: Sendable {
     let limiter: any RateLimiter
     let clients: any ClientRepository
+    let platform: PlatformRateLimits
     private let lastAudited = Mutex<[String: ContinuousClock.Instant]>([:])
 
-    public init(limiter: any RateLimiter, clients: any ClientRepository) {
+    public init(limiter: any RateLimiter, clients: any ClientRepository, platform: PlatformRateLimits = PlatformRateLimits()) {
         self.limiter = limiter
         self.clients = clients
+        self.platform = platform
     }
 
-    public func record(tenantID: UUID, source: String?, limit: RateLimit, credential: String, requestID: String?) async {
-        guard await limiter.recordFailure(from: source, tenantID: tenantID, limit: limit) else { return }
-        let key = "\(tenantID.uuidString)/\(source ?? "-")"
+    /// Counts the failure against the tenant's limit and the platform's, both keyed on the
+    /// aggregated `limitAddress`; `source` is the address as audited.
+    public func record(tenantID: UUID, source: String?, limitAddress: String, limit: RateLimit, credential: String, requestID: String?) async {
+        await limiter.recordFailure(from: limitAddress, tenantID: nil, limit: platform.failedAuthenticationsPerAddress,
+                                    name: "platform_failed_authentications")
+        guard await limiter.recordFailure(from: limitAddress, tenantID: tenantID, limit: limit) else { return }
+        // Per aggregated address, like the limit: an IPv6 /64 is one burst, not one per address in it.
+        let key = "\(tenantID.uuidString)/\(limitAddress)"
         let now = ContinuousClock.now
         let due = lastAudited.withLock { audited -> Bool in
             if let last = audited[key], now - last < .seconds(60) { return false }

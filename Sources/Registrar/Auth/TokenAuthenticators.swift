@@ -12,24 +12,29 @@ struct InitialAccessTokenAuthenticator: Sendable {
     struct Presented: Sendable {
         let token: InitialAccessToken
         let secret: String
+        let budget: RateLimitCheck
     }
 
     /// Finds the presented token without hashing (cheap checks first); nil when none was sent.
-    func lookUp(_ request: Request, tenantID: UUID, source: String?, limits: RateLimits) async throws -> Presented? {
+    /// The caller has already checked the address's failures. The token's own budget is only
+    /// looked at here: token ids are not secret, so it is spent in `verify`, once the secret matched.
+    func lookUp(_ request: Request, tenantID: UUID, limits: RateLimits) async throws -> Presented? {
         guard let presented = try BearerToken.from(request) else { return nil }
-        try await limiter.guardFailures(from: source, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
         guard let (id, _) = InitialAccessToken.parse(presented) else { throw OAuthError.invalidToken }
-        try await limiter.hit("initial_access_token", key: "iat:\(id)", tenantID: tenantID, limit: limits.initialAccessToken)
+        let budget = RateLimitCheck("initial_access_token", key: "iat:\(id)", tenantID: tenantID, limit: limits.initialAccessToken)
+        try await limiter.check(budget.name, key: budget.key, tenantID: tenantID, limit: budget.limit, consume: false)
         guard let token = try await tokens.find(tenantID: tenantID, id: id), token.isUsable(at: now())
         else { throw OAuthError.invalidToken }
-        return Presented(token: token, secret: presented)
+        return Presented(token: token, secret: presented, budget: budget)
     }
 
-    /// The argon2 check, run once the request is known to be worth storing.
+    /// The argon2 check, run once the request is known to be worth storing; a verified token
+    /// spends one of its registrations.
     func verify(_ presented: Presented) async throws {
         guard case .verified = try await verifier.verify(presented.secret, against: presented.token.secretHash) else {
             throw OAuthError.invalidToken
         }
+        try await limiter.check([presented.budget])
     }
 }
 
@@ -43,31 +48,48 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
     let limiter: any RateLimiter
     let failures: FailedAuthenticationRecorder
     let usage: UsageRecorder
+    let platform: PlatformRateLimits
     let now: @Sendable () -> Date
 
-    /// Rate limits (per client, and failures per address) run before any hashing; a failure
-    /// counts against the caller's address.
+    /// Whether `clientID` has the shape of an identifier this server issues: `cl_` + 24 base62
+    /// (`SecretGenerator.clientID`). Anything else names no client, so it is refused before the
+    /// limiter or the database sees it, and no caller-chosen text becomes limiter state. RFC 7592
+    /// §2: an unknown client gets the same 401 `invalid_token` as a wrong token.
+    static func isIssuedClientID(_ clientID: String) -> Bool {
+        clientID.utf8.count == 27 && clientID.hasPrefix("cl_")
+            && clientID.utf8.dropFirst(3).allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+            }
+    }
+
     /// The client and the stored hash the presented token matched (current or previous).
     struct Authenticated: Sendable {
         let client: RegisteredClient
         let matchedHash: String
     }
 
-    func authenticate(_ request: Request, tenantID: UUID, clientID: String, source: String?, limits: RateLimits, requestID: String? = nil) async throws -> Authenticated {
-        // No client id this server issues is long or contains control characters; such a path is an unknown client.
-        guard clientID.utf8.count <= 2000, !clientID.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw OAuthError.invalidToken
-        }
+    /// In order, stopping at the first refusal: the path's shape (no limiter, no database), the
+    /// address's failures across the platform and in the tenant, a look at the client's budget
+    /// (so that an exhausted client costs no hashing), the token, and only then the client's
+    /// budget is spent. Client ids are public (they travel in authorization URLs), so nobody
+    /// but the holder of the token can spend a client's budget, and a refused address spends
+    /// nothing at all. A failure counts against the caller's address.
+    func authenticate(_ request: Request, tenantID: UUID, clientID: String, source: String?, limitAddress: String,
+                      limits: RateLimits, requestID: String? = nil) async throws -> Authenticated {
+        guard Self.isIssuedClientID(clientID) else { throw OAuthError.invalidToken }
+        let budget = RateLimitCheck("client_configuration", key: "client:\(clientID)", tenantID: tenantID, limit: limits.clientConfigurationPerClient)
         try await limiter.check([
-            .failures(from: source, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress),
-            RateLimitCheck("client_configuration", key: "client:\(clientID)", tenantID: tenantID, limit: limits.clientConfigurationPerClient),
+            .platformFailures(from: limitAddress, limits: platform),
+            .failures(from: limitAddress, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress),
+            RateLimitCheck(budget.name, key: budget.key, tenantID: tenantID, limit: budget.limit, consume: false),
         ])
         do {
             let client = try await verify(request, tenantID: tenantID, clientID: clientID)
+            try await limiter.check([budget])
             try await usage.recordUse(tenantID: tenantID, clientID: clientID)
             return client
         } catch let error as OAuthError where error.code == .invalidToken {
-            await failures.record(tenantID: tenantID, source: source, limit: limits.failedAuthenticationsPerAddress,
+            await failures.record(tenantID: tenantID, source: source, limitAddress: limitAddress, limit: limits.failedAuthenticationsPerAddress,
                                   credential: "registration_access_token", requestID: requestID)
             throw error
         }

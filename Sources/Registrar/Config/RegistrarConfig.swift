@@ -28,6 +28,8 @@ public struct RegistrarConfig: Sendable {
     public var openAPIFile: String?
     /// Shared rate limits on (design §8); off only to measure their cost or behind an edge limiter.
     public var rateLimiting = true
+    /// Limits across every tenant, the ceiling on tenants' own limits, and IPv6 aggregation.
+    public var platformRateLimits = PlatformRateLimits()
     /// How often this instance runs the client reaper; nil turns it off here.
     public var reaperInterval: Duration? = .seconds(300)
     /// A platform admin key stored at start if missing (`REGISTRAR_BOOTSTRAP_KEY`), for containers.

@@ -34,7 +34,8 @@ struct ClientConfigurationController: Sendable {
         let resolved = try await resolver.resolve(context)
         let clientID = try context.parameters.require("client_id")
         let authenticated = try await authenticator.authenticate(request, tenantID: resolved.tenant.id, clientID: clientID,
-                                                                 source: context.sourceAddress, limits: resolved.tenant.policy.rateLimits,
+                                                                 source: context.sourceAddress, limitAddress: context.limitAddress,
+                                                                 limits: resolved.tenant.policy.rateLimits,
                                                                  requestID: context.requestID)
         return Authorized(tenant: resolved, client: authenticated.client, matchedHash: authenticated.matchedHash)
     }

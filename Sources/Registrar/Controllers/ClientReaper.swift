@@ -44,10 +44,12 @@ public struct ClientReaper: Sendable {
     }
 }
 
-/// Runs the reaper every `interval` until shutdown.
+/// Runs the reaper every `interval` until shutdown, and with it the rate-limit sweeper (which
+/// every instance runs: it is cheap, and the work is shared through SKIP LOCKED).
 struct ClientReaperService: Service {
     let reaper: ClientReaper
     let interval: Duration
+    var sweeper: RateLimitSweeper?
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -55,6 +57,11 @@ struct ClientReaperService: Service {
                 try await reaper.runOnce()
             } catch {
                 reaper.logger.warning("reaper pass failed", metadata: ["error": .string(String(describing: error))])
+            }
+            do {
+                try await sweeper?.runOnce()
+            } catch {
+                reaper.logger.warning("rate limit sweep failed", metadata: ["error": .string(String(describing: error))])
             }
             let interval = interval
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

@@ -9,6 +9,7 @@ struct RegistrationController: Sendable {
     let intake: RegistrationIntake
     let limiter: any RateLimiter
     let failures: FailedAuthenticationRecorder
+    let platform: PlatformRateLimits
     let maximumBodyBytes: Int
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -21,15 +22,27 @@ struct RegistrationController: Sendable {
         let resolved = try await resolver.resolve(context)
         let limits = resolved.tenant.policy.rateLimits
         let tenantID = resolved.tenant.id
-        // Limits first, hashing last: a flood is refused before it can buy CPU.
-        // One after the other: a request refused per address must not spend the tenant's budget.
-        try await limiter.hit("register_per_address", key: "register:\(context.sourceAddress ?? "-")", tenantID: tenantID, limit: limits.registerPerAddress)
-        try await limiter.hit("register_per_tenant", key: "register", tenantID: tenantID, limit: limits.registerPerTenant)
+        // Limits first, hashing last: a flood is refused before it can buy CPU. In order, in one
+        // round trip, stopping at the first refusal: an address blocked for failed
+        // authentications (when it presents a token) spends nothing; the address's own budgets
+        // (the tenant's, then the platform's) come before the budget every caller shares.
+        let address = context.limitAddress
+        var checks: [RateLimitCheck] = []
+        if request.headers[.authorization] != nil {
+            checks += [.platformFailures(from: address, limits: platform),
+                       .failures(from: address, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)]
+        }
+        checks += [
+            RateLimitCheck("register_per_address", key: "register:\(address)", tenantID: tenantID, limit: limits.registerPerAddress),
+            RateLimitCheck("platform_register_per_address", key: "register:\(address)", tenantID: nil, limit: platform.registerPerAddress),
+            RateLimitCheck("register_per_tenant", key: "register", tenantID: tenantID, limit: limits.registerPerTenant),
+        ]
+        try await limiter.check(checks)
         let presented: InitialAccessTokenAuthenticator.Presented?
         do {
-            presented = try await initialAccessTokens.lookUp(request, tenantID: tenantID, source: context.sourceAddress, limits: limits)
+            presented = try await initialAccessTokens.lookUp(request, tenantID: tenantID, limits: limits)
         } catch let error as OAuthError where error.code == .invalidToken {
-            await failures.record(tenantID: tenantID, source: context.sourceAddress, limit: limits.failedAuthenticationsPerAddress,
+            await failures.record(tenantID: tenantID, source: context.sourceAddress, limitAddress: address, limit: limits.failedAuthenticationsPerAddress,
                                   credential: "initial_access_token", requestID: context.requestID)
             throw error
         }
@@ -39,8 +52,8 @@ struct RegistrationController: Sendable {
             do {
                 try await initialAccessTokens.verify(presented)
             } catch let error as OAuthError where error.code == .invalidToken {
-                await failures.record(tenantID: tenantID, source: context.sourceAddress, limit: limits.failedAuthenticationsPerAddress,
-                                  credential: "initial_access_token", requestID: context.requestID)
+                await failures.record(tenantID: tenantID, source: context.sourceAddress, limitAddress: address,
+                                      limit: limits.failedAuthenticationsPerAddress, credential: "initial_access_token", requestID: context.requestID)
                 throw error
             }
         } else if resolved.tenant.policy.requiresInitialAccessToken(for: accepted.redirectURIs) {

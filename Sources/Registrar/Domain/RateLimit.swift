@@ -83,3 +83,58 @@ public struct RateLimits: Sendable, Equatable {
         self = limits
     }
 }
+
+extension RateLimit {
+    /// `LIMIT/SECONDS` or `LIMIT/SECONDS:BURST`, e.g. `600/60:200`, for flags and the environment.
+    public init?(spec: String) {
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        let rate = parts[0].split(separator: "/", omittingEmptySubsequences: false)
+        guard rate.count == 2, let limit = Int(rate[0]), let period = Int(rate[1]), limit > 0, period > 0 else { return nil }
+        var burst = limit
+        if parts.count == 2 {
+            guard let value = Int(parts[1]), value > 0 else { return nil }
+            burst = value
+        }
+        self.init(limit: limit, periodSeconds: period, burst: burst)
+    }
+
+    public var spec: String { "\(limit)/\(periodSeconds):\(burst)" }
+
+    /// Whether this limit allows no more than `ceiling`: a sustained rate no higher and a burst no larger.
+    func isWithin(_ ceiling: RateLimit) -> Bool {
+        Int64(limit) * Int64(ceiling.periodSeconds) <= Int64(ceiling.limit) * Int64(periodSeconds) && burst <= ceiling.burst
+    }
+}
+
+extension RateLimits {
+    /// A tenant admin may lower its limits freely but raise them only up to the platform's
+    /// ceiling: the limits protect the platform (its hashing, its database), not only the tenant.
+    public func check(ceiling: RateLimit, field: String) throws(PolicyError) {
+        for (name, path) in Self.fields {
+            let limit = self[keyPath: path]
+            guard limit.isWithin(ceiling) else {
+                let part = limit.burst > ceiling.burst ? "burst" : "limit"
+                throw PolicyError(field: "\(field).\(name).\(part)",
+                                  reason: "exceeds the platform ceiling of \(ceiling.limit) per \(ceiling.periodSeconds) s with a burst of \(ceiling.burst)")
+            }
+        }
+    }
+}
+
+/// Platform-wide limits (tenant = the all-zero id), set by the operator, beside each tenant's
+/// own: they bound what one address can make the platform do across every tenant together.
+public struct PlatformRateLimits: Sendable, Equatable {
+    /// Tenant lookups that miss the tenant cache and so reach the database, per address, before
+    /// any tenant is known (design §3: unknown hosts and slugs must not be free queries).
+    public var tenantLookupsPerAddress = RateLimit(limit: 3000, periodSeconds: 60, burst: 1000)
+    /// `POST /register` per address, every tenant together.
+    public var registerPerAddress = RateLimit(limit: 6000, periodSeconds: 60, burst: 1000)
+    /// Failed authentications per address, every tenant together.
+    public var failedAuthenticationsPerAddress = RateLimit(limit: 600, periodSeconds: 60, burst: 200)
+    /// The most a tenant's policy may raise any of its own limits to.
+    public var tenantCeiling = RateLimit(limit: 6000, periodSeconds: 60, burst: 2000)
+    /// IPv6 addresses count per prefix of this many bits (1…128).
+    public var ipv6PrefixLength = 64
+
+    public init() {}
+}

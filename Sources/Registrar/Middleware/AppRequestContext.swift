@@ -12,6 +12,8 @@ public struct AppRequestContext: RequestContext {
     public var requestID: String = ""
     /// The client's address: the peer, or the forwarded one when the peer is a trusted proxy.
     public var sourceAddress: String?
+    /// The source address as per-address limits count it (IPv6 per prefix; see `SourceAddress`).
+    public var limitAddress: String
     /// The host the client asked for, without port, lower-cased.
     public var requestHost: String?
 
@@ -19,6 +21,7 @@ public struct AppRequestContext: RequestContext {
         self.coreContext = .init(source: source)
         self.peerAddress = source.channel.remoteAddress?.ipAddress
         self.sourceAddress = peerAddress
+        self.limitAddress = SourceAddress.limitKey(peerAddress)
     }
 
     /// Bodies are read with an explicit limit per endpoint; this is the server-wide ceiling.

@@ -24,8 +24,11 @@ public protocol RateLimiter: Sendable {
     /// Counts one event against `key`, or throws `RateLimitExceeded` without counting it.
     /// With `consume: false` it only checks whether the key is over its limit.
     func check(_ name: String, key: String, tenantID: UUID?, limit: RateLimit, consume: Bool) async throws
-    /// Several checks in one round trip; throws for the first that is over its limit.
+    /// Several checks in one round trip, in order: the first one over its limit throws, and the
+    /// checks after it are neither evaluated nor counted (nor is their state created).
     func check(_ checks: [RateLimitCheck]) async throws
+    /// Deletes up to `batchSize` states that no longer carry information; returns how many went.
+    func sweepExpired(batchSize: Int) async throws -> Int
 }
 
 /// One check of a batch: `consume: false` only looks.
@@ -45,8 +48,15 @@ public struct RateLimitCheck: Sendable {
     }
 
     /// Refuses an address that has failed to authenticate too often, before any hashing.
-    static func failures(from address: String?, tenantID: UUID?, limit: RateLimit) -> RateLimitCheck {
-        RateLimitCheck("failed_authentications", key: "failed:\(address ?? "-")", tenantID: tenantID, limit: limit, consume: false)
+    /// `address` is the aggregated limiter address (`AppRequestContext.limitAddress`).
+    static func failures(from address: String, tenantID: UUID?, limit: RateLimit) -> RateLimitCheck {
+        RateLimitCheck("failed_authentications", key: "failed:\(address)", tenantID: tenantID, limit: limit, consume: false)
+    }
+
+    /// The same, across every tenant: guessing spread over many tenants is still one address.
+    static func platformFailures(from address: String, limits: PlatformRateLimits) -> RateLimitCheck {
+        RateLimitCheck("platform_failed_authentications", key: "failed:\(address)", tenantID: nil,
+                       limit: limits.failedAuthenticationsPerAddress, consume: false)
     }
 }
 
@@ -55,20 +65,17 @@ extension RateLimiter {
         try await check(name, key: key, tenantID: tenantID, limit: limit, consume: true)
     }
 
-    /// Refuses an address that has failed to authenticate too often, before any hashing.
-    func guardFailures(from address: String?, tenantID: UUID?, limit: RateLimit) async throws {
-        try await check("failed_authentications", key: "failed:\(address ?? "-")", tenantID: tenantID, limit: limit, consume: false)
-    }
-
     /// Counts a failed authentication of `address`; never fails the request itself. Returns
     /// true when the address has now reached its limit, i.e. this failure completes a burst and
     /// the next attempt from there will be refused before any hashing.
     @discardableResult
-    func recordFailure(from address: String?, tenantID: UUID?, limit: RateLimit) async -> Bool {
-        let key = "failed:\(address ?? "-")"
+    func recordFailure(from address: String, tenantID: UUID?, limit: RateLimit, name: String = "failed_authentications") async -> Bool {
+        let key = "failed:\(address)"
         do {
-            try await check("failed_authentications", key: key, tenantID: tenantID, limit: limit, consume: true)
-            try await check("failed_authentications", key: key, tenantID: tenantID, limit: limit, consume: false)
+            try await check([
+                RateLimitCheck(name, key: key, tenantID: tenantID, limit: limit, consume: true),
+                RateLimitCheck(name, key: key, tenantID: tenantID, limit: limit, consume: false),
+            ])
             return false
         } catch is RateLimitExceeded {
             return true
@@ -94,19 +101,43 @@ public struct PostgresRateLimiter: RateLimiter {
 
     public func check(_ checks: [RateLimitCheck]) async throws {
         guard !checks.isEmpty else { return }
-        var builder = QueryBuilder("SELECT ")
-        for (index, check) in checks.enumerated() {
-            try builder.append(index == 0 ? "" : ", ")
-            try builder.append("registrar_rate_limit(?, ?, clock_timestamp(), ? * interval '1 microsecond', ?::integer, ?)",
-                               check.tenantID ?? Self.platformTenant, check.key, check.limit.intervalMicroseconds, check.limit.burst, check.consume)
-        }
-        guard let row = try await database.query(builder.query).first else { return }
-        for (index, cell) in row.enumerated() {
-            let waitMilliseconds = try cell.decode(Int64.self)
-            if waitMilliseconds > 0 {
-                let check = checks[index]
-                throw RateLimitExceeded(name: check.name, limit: check.limit, retryAfterSeconds: Int((waitMilliseconds + 999) / 1000))
-            }
+        let query: PostgresQuery = """
+            SELECT refused, wait_milliseconds FROM registrar_rate_limits_in_order(
+                \(checks.map { $0.tenantID ?? Self.platformTenant }), \(checks.map(\.key)),
+                \(checks.map(\.limit.intervalMicroseconds)), \(checks.map { Int64($0.limit.burst) }), \(checks.map(\.consume)))
+            """
+        guard let row = try await database.query(query).first else { return }
+        let (refused, waitMilliseconds) = try row.decode((Int32, Int64).self)
+        guard refused > 0, Int(refused) <= checks.count else { return }
+        let check = checks[Int(refused) - 1]
+        throw RateLimitExceeded(name: check.name, limit: check.limit, retryAfterSeconds: Int((waitMilliseconds + 999) / 1000))
+    }
+
+    /// A state whose theoretical arrival time has passed behaves exactly like no state, so it
+    /// may go; judged by the database's clock, in one bounded batch.
+    public func sweepExpired(batchSize: Int) async throws -> Int {
+        guard let row = try await database.query("SELECT registrar_sweep_rate_limits(\(Int32(clamping: batchSize)))").first else { return 0 }
+        return Int(try row.decode(Int32.self))
+    }
+}
+
+/// Deletes limiter states that carry no information any more, on every instance, on the
+/// reaper's schedule, in bounded batches until one comes back short.
+public struct RateLimitSweeper: Sendable {
+    let limiter: any RateLimiter
+    public var batchSize = 1000
+
+    public init(limiter: any RateLimiter) {
+        self.limiter = limiter
+    }
+
+    @discardableResult
+    public func runOnce() async throws -> Int {
+        var total = 0
+        while true {
+            let swept = try await limiter.sweepExpired(batchSize: batchSize)
+            total += swept
+            if swept < batchSize { return total }
         }
     }
 }
@@ -116,4 +147,5 @@ public struct UnlimitedRateLimiter: RateLimiter {
     public init() {}
     public func check(_ name: String, key: String, tenantID: UUID?, limit: RateLimit, consume: Bool) async throws {}
     public func check(_ checks: [RateLimitCheck]) async throws {}
+    public func sweepExpired(batchSize: Int) async throws -> Int { 0 }
 }

@@ -16,6 +16,8 @@ extension HTTPField.Name {
 struct RequestMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let trustedProxies: [IPRange]
+    /// IPv6 sources count per prefix of this length in every per-address limit.
+    var ipv6PrefixLength = 64
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -36,6 +38,8 @@ struct RequestMiddleware: RouterMiddleware {
             }
         }
         context.requestHost = host.map(Self.hostWithoutPort)
+        context.sourceAddress = context.sourceAddress.map(SourceAddress.normalized)
+        context.limitAddress = SourceAddress.limitKey(context.sourceAddress, ipv6PrefixLength: ipv6PrefixLength)
 
         let start = ContinuousClock.now
         var response = try await next(request, context)

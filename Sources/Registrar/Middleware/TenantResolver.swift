@@ -4,34 +4,67 @@ import Synchronization
 
 /// Tenants as recently read, for a few seconds (design §2: in-memory state expires within
 /// seconds, so other instances see a change soon; this instance forgets at once on its own
-/// admin writes). Unknown tenants are remembered too, so probing costs no query either.
+/// admin writes). Unknown names are remembered too, so probing costs no query either, but apart
+/// from the known ones and in a least-recently-used cache of fixed size: random names can only
+/// push out other unknown names, never the tenants that real traffic is for.
 public final class TenantCache: Sendable {
     struct Entry {
         let tenant: Tenant?
         let expires: ContinuousClock.Instant
     }
 
-    let lifetime: Duration
-    private let entries = Mutex<[String: Entry]>([:])
-
-    public init(lifetime: Duration) {
-        self.lifetime = lifetime
+    struct State {
+        /// Names that resolved to a tenant: bounded by the tenants that exist, not by callers.
+        var known: [String: Entry] = [:]
+        var unknown: LRUCache<String, ContinuousClock.Instant>
     }
 
-    func value(_ key: String, load: () async throws -> Tenant?) async throws -> Tenant? {
-        guard lifetime > .zero else { return try await load() }
-        let now = ContinuousClock.now
-        if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.tenant }
-        let tenant = try await load()
-        entries.withLock { entries in
-            if entries.count >= 50_000 { entries.removeAll(keepingCapacity: true) }
-            entries[key] = Entry(tenant: tenant, expires: now.advanced(by: lifetime))
+    let lifetime: Duration
+    /// Past this many known names (only real tenants' slugs and domains get here) the map starts over.
+    static let knownCapacity = 50_000
+    private let state: Mutex<State>
+
+    public init(lifetime: Duration, unknownCapacity: Int = 10_000) {
+        self.lifetime = lifetime
+        self.state = Mutex(State(unknown: LRUCache(capacity: unknownCapacity)))
+    }
+
+    /// `.some(tenant or nil)` while a fresh entry exists; nil when `key` must be loaded.
+    func cached(_ key: String, now: ContinuousClock.Instant = .now) -> Tenant?? {
+        guard lifetime > .zero else { return nil }
+        return state.withLock { state -> Tenant?? in
+            if let entry = state.known[key] {
+                if entry.expires > now { return .some(entry.tenant) }
+                state.known[key] = nil
+            }
+            if let expires = state.unknown.value(for: key) {
+                if expires > now { return .some(nil) }
+                state.unknown.removeValue(for: key)
+            }
+            return nil
         }
-        return tenant
+    }
+
+    func store(_ tenant: Tenant?, for key: String, now: ContinuousClock.Instant = .now) {
+        guard lifetime > .zero else { return }
+        let expires = now.advanced(by: lifetime)
+        state.withLock { state in
+            if let tenant {
+                state.unknown.removeValue(for: key)
+                if state.known.count >= Self.knownCapacity { state.known.removeAll(keepingCapacity: true) }
+                state.known[key] = Entry(tenant: tenant, expires: expires)
+            } else {
+                state.known[key] = nil
+                state.unknown.set(expires, for: key)
+            }
+        }
     }
 
     public func removeAll() {
-        entries.withLock { $0.removeAll(keepingCapacity: true) }
+        state.withLock { state in
+            state.known.removeAll(keepingCapacity: true)
+            state.unknown.removeAll()
+        }
     }
 }
 
@@ -45,29 +78,49 @@ public struct TenantResolver: Sendable {
     let platformHost: String
     let baseDomain: String?
     let cache: TenantCache
+    let limiter: any RateLimiter
+    /// Lookups that miss the cache, per address, before any tenant is known (platform-wide).
+    let lookupLimit: RateLimit
 
-    public init(tenants: any TenantRepository, publicBaseURL: String, baseDomain: String?, cache: TenantCache = TenantCache(lifetime: .zero)) {
+    public init(tenants: any TenantRepository, publicBaseURL: String, baseDomain: String?, cache: TenantCache = TenantCache(lifetime: .zero),
+                limiter: any RateLimiter = UnlimitedRateLimiter(), lookupLimit: RateLimit = PlatformRateLimits().tenantLookupsPerAddress) {
         self.tenants = tenants
         self.cache = cache
+        self.limiter = limiter
+        self.lookupLimit = lookupLimit
         self.publicBaseURL = publicBaseURL
         self.platformHost = (try? URIParser.parse(publicBaseURL).host) ?? "localhost"
         self.baseDomain = baseDomain
     }
 
     /// - Parameter pathSlug: the `{slug}` of a `/t/{slug}` route, nil on host-based routes.
-    public func resolve(host: String?, pathSlug: String?) async throws -> ResolvedTenant {
+    /// - Parameter limitAddress: the caller's aggregated address; a resolution that needs the
+    ///   database is first counted against it, platform-wide, so unknown hosts and slugs cost a
+    ///   caller its own budget before they cost a query. Cache hits are free.
+    public func resolve(host: String?, pathSlug: String?, limitAddress: String = "-") async throws -> ResolvedTenant {
         let host = host ?? ""
+        var counted = false
+        func lookUp(_ key: String, _ load: () async throws -> Tenant?) async throws -> Tenant? {
+            if let cached = cache.cached(key) { return cached }
+            if !counted {
+                counted = true
+                try await limiter.hit("tenant_lookups_per_address", key: "lookup:\(limitAddress)", tenantID: nil, limit: lookupLimit)
+            }
+            let tenant = try await load()
+            cache.store(tenant, for: key)
+            return tenant
+        }
         var resolved: ResolvedTenant?
         if let pathSlug {
-            if host == platformHost, let tenant = try await cache.value("slug:" + pathSlug, load: { try await tenants.find(slug: pathSlug) }) {
+            if host == platformHost, let tenant = try await lookUp("slug:" + pathSlug, { try await tenants.find(slug: pathSlug) }) {
                 resolved = ResolvedTenant(tenant: tenant, issuer: "\(publicBaseURL)/t/\(tenant.slug)")
             }
         } else if host != platformHost, !host.isEmpty {
-            if let tenant = try await cache.value("host:" + host, load: { try await tenants.find(domain: host) }) {
+            if let tenant = try await lookUp("host:" + host, { try await tenants.find(domain: host) }) {
                 resolved = ResolvedTenant(tenant: tenant, issuer: "https://\(host)")
             } else if let baseDomain, host.hasSuffix("." + baseDomain) {
                 let label = String(host.dropLast(baseDomain.count + 1))
-                if !label.contains("."), let tenant = try await cache.value("slug:" + label, load: { try await tenants.find(slug: label) }) {
+                if !label.contains("."), let tenant = try await lookUp("slug:" + label, { try await tenants.find(slug: label) }) {
                     resolved = ResolvedTenant(tenant: tenant, issuer: "https://\(tenant.slug).\(baseDomain)")
                 }
             }
@@ -77,6 +130,6 @@ public struct TenantResolver: Sendable {
     }
 
     func resolve(_ context: AppRequestContext) async throws -> ResolvedTenant {
-        try await resolve(host: context.requestHost, pathSlug: context.parameters.get("tenant"))
+        try await resolve(host: context.requestHost, pathSlug: context.parameters.get("tenant"), limitAddress: context.limitAddress)
     }
 }
