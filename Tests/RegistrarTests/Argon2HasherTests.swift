@@ -1,4 +1,6 @@
+import CArgon2
 import Foundation
+import Synchronization
 import Testing
 @testable import Registrar
 
@@ -153,4 +155,119 @@ struct Argon2HasherTests {
             #expect(hasher.inFlightCount == 0, "every slot is released")
         }
     }
+}
+
+/// The pool's threads: their priority, their memory, and the tenants' shares of their queue.
+@Suite("Argon2Hasher pool")
+struct Argon2HasherPoolTests {
+    @Test("Hashing threads run at nice 10, below the caller's threads (the event loops stay at 0)")
+    func hashingThreadsAreNiced() async throws {
+        let hasher = Argon2Hasher(parameters: Argon2HasherTests.small, threads: 2)
+        let callerNice = registrar_thread_nice()
+        var seen: [Int32: Int32] = [:]
+        for _ in 0..<8 {
+            let (tid, nice) = try await hasher.run { (registrar_thread_id(), registrar_thread_nice()) }
+            seen[tid] = nice
+        }
+        try await hasher.shutdown()
+        #expect(!seen.isEmpty)
+        #expect(seen.values.allSatisfy { $0 == HashingPool.niceness }, "\(seen)")
+        #expect(callerNice < HashingPool.niceness)
+        #expect(registrar_thread_nice() == callerNice, "only the pool's own threads are lowered")
+    }
+
+    @Test("The kernel reports the pool thread's nice value in /proc/self/task/<tid>/stat")
+    func niceVisibleToTheKernel() async throws {
+        let hasher = Argon2Hasher(parameters: Argon2HasherTests.small, threads: 1)
+        let stat = try await hasher.run { () -> String in
+            (try? String(contentsOfFile: "/proc/self/task/\(registrar_thread_id())/stat", encoding: .utf8)) ?? ""
+        }
+        try await hasher.shutdown()
+        // Fields after the parenthesised name: state is field 3, nice is field 19.
+        let afterName = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
+        #expect(afterName.count > 17)
+        #expect(afterName.count > 17 && afterName[16] == "10", "\(stat)")
+    }
+
+    @Test("libargon2 hashes in the thread's reused region: after the first hash, no page faults per hash")
+    func libargon2PaysNoPageFaults() async throws {
+        // 4 MiB = 1,024 pages: a freshly mapped block would fault in every one of them.
+        let parameters = Argon2Hasher.Parameters(memoryKiB: 4096, iterations: 1, parallelism: 1)
+        let hasher = Argon2Hasher(parameters: parameters, threads: 1, implementation: .argon2)
+        let (faults, region) = try await hasher.run { () throws -> (Int, Int) in
+            let salt = [UInt8](repeating: 7, count: 16)
+            _ = try Argon2Hasher.hashSync("warm up", salt: salt, parameters: parameters)
+            let before = registrar_thread_minor_faults()
+            for index in 0..<5 { _ = try Argon2Hasher.hashSync("secret \(index)", salt: salt, parameters: parameters) }
+            return ((registrar_thread_minor_faults() - before) / 5, Argon2Hasher.threadRegionBytes)
+        }
+        // A bigger hash (a stored one with more memory) grows the region once.
+        let bigger = Argon2Hasher.Parameters(memoryKiB: 8192, iterations: 1, parallelism: 2)
+        let grown = try await hasher.run { () throws -> Int in
+            _ = try Argon2Hasher.hashSync("bigger", salt: [UInt8](repeating: 1, count: 16), parameters: bigger)
+            return Argon2Hasher.threadRegionBytes
+        }
+        try await hasher.shutdown()
+        #expect(faults < 32, "minor faults per hash: \(faults)")
+        #expect(region == 4096 * 1024)
+        #expect(grown == 8192 * 1024)
+    }
+
+    @Test("A flood on tenant A leaves tenant B's hashes above 90 % success; A is refused")
+    func floodOnOneTenantLeavesOthersTheirShare() async throws {
+        let parameters = Argon2Hasher.Parameters(memoryKiB: 2048, iterations: 1, parallelism: 1)
+        let hasher = Argon2Hasher(parameters: parameters, threads: 1, queueLimit: 8)
+        #expect(hasher.tenantQueueLimit == 2)
+        let tenantA = UUID()
+        let tenantB = UUID()
+        let bDone = StopFlag()
+        let flood = Task {
+            await withTaskGroup(of: (Int, Int).self) { group in
+                for _ in 0..<24 {
+                    group.addTask {
+                        var (hashed, refused) = (0, 0)
+                        while !bDone.isSet {
+                            do {
+                                _ = try await hasher.hash("flood", tenant: tenantA)
+                                hashed += 1
+                            } catch {
+                                refused += 1
+                                try? await Task.sleep(for: .milliseconds(1))
+                            }
+                        }
+                        return (hashed, refused)
+                    }
+                }
+                return await group.reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
+            }
+        }
+        // Let the flood fill the pool first.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while hasher.inFlightCount < hasher.threads + hasher.tenantQueueLimit && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        var (bHashed, bRefused) = (0, 0)
+        for index in 0..<40 {
+            do {
+                let encoded = try await hasher.hash("b \(index)", tenant: tenantB)
+                #expect(Argon2Hasher.verifySync("b \(index)", encoded: encoded))
+                bHashed += 1
+            } catch is Argon2Hasher.Overloaded {
+                bRefused += 1
+            }
+        }
+        bDone.set()
+        let (aHashed, aRefused) = await flood.value
+        try await hasher.shutdown()
+        #expect(aRefused > 0, "A flooded the pool: hashed \(aHashed), refused \(aRefused)")
+        #expect(Double(bHashed) / 40 > 0.9, "B hashed \(bHashed), refused \(bRefused)")
+        #expect(hasher.inFlightCount == 0)
+    }
+}
+
+/// Tells the flooding tasks to stop.
+private final class StopFlag: Sendable {
+    private let state = Mutex(false)
+    var isSet: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
 }

@@ -13,6 +13,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 ensure_dependencies() {
   local missing=()
   pkg-config --exists libargon2 2>/dev/null || missing+=(libargon2-dev pkg-config)
+  pkg-config --exists libsodium 2>/dev/null || missing+=(libsodium-dev pkg-config)
   pg_bindir >/dev/null 2>&1 || missing+=(postgresql postgresql-contrib)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   [ ${#missing[@]} -eq 0 ] && return 0

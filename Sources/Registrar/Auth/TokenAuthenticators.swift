@@ -31,7 +31,7 @@ struct InitialAccessTokenAuthenticator: Sendable {
     /// The argon2 check, run once the request is known to be worth storing; a verified token
     /// spends one of its registrations.
     func verify(_ presented: Presented) async throws {
-        guard case .verified = try await verifier.verify(presented.secret, against: presented.token.secretHash) else {
+        guard case .verified = try await verifier.verify(presented.secret, against: presented.token.secretHash, tenant: presented.token.tenantID) else {
             throw OAuthError.invalidToken
         }
         try await limiter.check([presented.budget])
@@ -99,10 +99,10 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
         guard let token = try BearerToken.from(request), BearerToken.isRegistrationAccessTokenShaped(token),
               let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active
         else { throw OAuthError.invalidToken }
-        switch try await verifier.verify(token, against: client.registrationAccessTokenHash) {
+        switch try await verifier.verify(token, against: client.registrationAccessTokenHash, tenant: tenantID) {
         case .verified(let rehash):
             if rehash {
-                let fresh = try await verifier.hasher.hash(token)
+                let fresh = try await verifier.hasher.hash(token, tenant: tenantID)
                 try await clients.rehashRegistrationAccessToken(tenantID: tenantID, clientID: clientID,
                                                                 from: client.registrationAccessTokenHash, to: fresh)
                 var rehashed = client
@@ -115,7 +115,7 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
             // short grace so that a client that lost the response is not locked out.
             if let previous = client.previousRegistrationAccessTokenHash,
                let validUntil = client.previousRegistrationAccessTokenValidUntil, validUntil > now(),
-               case .verified = try await verifier.verify(token, against: previous) {
+               case .verified = try await verifier.verify(token, against: previous, tenant: tenantID) {
                 return Authenticated(client: client, matchedHash: previous)
             }
             throw OAuthError.invalidToken

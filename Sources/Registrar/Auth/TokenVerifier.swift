@@ -17,9 +17,10 @@ public struct TokenVerifier: Sendable {
         case verified(rehash: Bool)
     }
 
-    public func verify(_ token: String, against storedHash: String) async throws -> Outcome {
+    /// - Parameter tenant: whose share of the hashing queue a verification takes.
+    public func verify(_ token: String, against storedHash: String, tenant: UUID? = nil) async throws -> Outcome {
         if cache.isVerified(token, against: storedHash) { return .verified(rehash: false) }
-        guard try await hasher.verify(token, against: storedHash) else { return .mismatch }
+        guard try await hasher.verify(token, against: storedHash, tenant: tenant) else { return .mismatch }
         cache.remember(token, verifiedAgainst: storedHash)
         return .verified(rehash: hasher.needsRehash(storedHash))
     }

@@ -66,7 +66,7 @@ struct ClientConfigurationController: Sendable {
         var newToken: String?
         if policy.registrationAccessTokenRotation == .everyUse {
             let token = SecretGenerator.registrationAccessToken()
-            let hash = try await hasher.hash(token)
+            let hash = try await hasher.hash(token, tenant: authorized.client.tenantID)
             let now = now()
             client = try await modify(authorized, audit: { audit("client.read", $0, context, details: ["registration_access_token_rotated": .bool(true)]) }) {
                 $0.rotatingRegistrationAccessToken(to: hash, at: now, grace: policy.registrationAccessTokenGraceSeconds)
@@ -95,7 +95,7 @@ struct ClientConfigurationController: Sendable {
         if let presented = body.removeValue(forKey: "client_secret"), presented != .null {
             // RFC 7592 §2.2: a client_secret in the request must be the current one.
             guard let secret = presented.stringValue, let hash = existing.clientSecretHash,
-                  try await hasher.verify(secret, against: hash)
+                  try await hasher.verify(secret, against: hash, tenant: existing.tenantID)
             else { throw OAuthError.invalidMetadata("client_secret does not match the client's current secret") }
         }
         let token = try await existing.initialAccessTokenID.asyncFlatMap {
@@ -114,12 +114,12 @@ struct ClientConfigurationController: Sendable {
         var prepared: (secret: String, hash: String)?
         if accepted.metadata.isConfidential && (!existing.metadata.isConfidential || secretExpired) {
             let secret = SecretGenerator.clientSecret()
-            prepared = (secret, try await hasher.hash(secret))
+            prepared = (secret, try await hasher.hash(secret, tenant: existing.tenantID))
         }
         var newToken: (token: String, hash: String)?
         if policy.registrationAccessTokenRotation != .never {
             let token = SecretGenerator.registrationAccessToken()
-            newToken = (token, try await hasher.hash(token))
+            newToken = (token, try await hasher.hash(token, tenant: authorized.client.tenantID))
         }
         let lifetime = policy.clientSecretLifetimeSeconds
         let (secretOffer, tokenOffer) = (prepared, newToken)

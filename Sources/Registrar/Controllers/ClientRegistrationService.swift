@@ -40,8 +40,8 @@ public struct ClientRegistrationService: Sendable {
         let registrationAccessToken = SecretGenerator.registrationAccessToken()
         let clientSecret = metadata.isConfidential ? SecretGenerator.clientSecret() : nil
         // Both hashes go to the pool together: the pool bounds throughput, this halves latency.
-        async let ratHash = hasher.hash(registrationAccessToken)
-        async let secretHash: String? = clientSecret == nil ? nil : hasher.hash(clientSecret!)
+        async let ratHash = hasher.hash(registrationAccessToken, tenant: tenant.id)
+        async let secretHash: String? = clientSecret == nil ? nil : hasher.hash(clientSecret!, tenant: tenant.id)
         let hashes = try await (rat: ratHash, secret: secretHash)
 
         let issuedAt = now()
@@ -91,7 +91,7 @@ extension ClientRegistrationService {
     /// Nil when the client vanished meanwhile (a new one is registered instead).
     func reissue(_ client: RegisteredClient, policy: RegistrationPolicy, requester: Requester) async throws -> (RegisteredClient, IssuedCredentials)? {
         let token = SecretGenerator.registrationAccessToken()
-        let hash = try await hasher.hash(token)
+        let hash = try await hasher.hash(token, tenant: client.tenantID)
         let now = now()
         let audit = AuditEvent(
             action: "client.deduplicated", actorType: requester.actorType, actorID: requester.actorID, clientID: client.clientID,
