@@ -70,7 +70,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout)
     let migrator = try Migrator(directory: config.sqlDirectory)
     let hasher = Argon2Hasher(parameters: config.argon2, threads: config.argon2Threads, queueLimit: config.argon2QueueLimit)
-    let tenants = PostgresTenantRepository(database: database)
+    let tenants = PostgresTenantRepository(
+        database: database, customDomains: CustomDomainRule(publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain))
     let clients = PostgresClientRepository(database: database)
     let initialAccessTokens = PostgresInitialAccessTokenRepository(database: database)
     let adminKeys = PostgresAdminKeyRepository(database: database)

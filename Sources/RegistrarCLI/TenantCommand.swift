@@ -48,6 +48,7 @@ struct TenantCommand: AsyncParsableCommand {
                     case .slugTaken: throw CLIError("tenant '\(slug)' already exists")
                     case .invalidDomain(let domain): throw CLIError("'\(domain)' is not a host name")
                     case .domainTaken(let domain): throw CLIError("domain '\(domain)' belongs to another tenant")
+                    case .reservedDomain(let domain): throw CLIError("'\(domain)' is the platform's host or under its base domain")
                     case .stale, .notEmpty: throw CLIError("tenant '\(slug)' changed meanwhile; try again")
                     }
                 }

@@ -190,9 +190,9 @@ struct ClientMetadataValidatorTests {
         #expect(Fixture.error(Fixture.request(["client_name": .string(name)]))?.code == .invalidClientMetadata)
     }
 
-    @Test("client_name is bounded: 1000 characters accepted, 1001 refused")
+    @Test("client_name is bounded in UTF-8 bytes: 1000 accepted, 1001 refused")
     func clientNameLength() {
-        let limit = ClientMetadataValidator.maximumStringLength
+        let limit = ClientMetadataValidator.maximumTextBytes
         #expect(Fixture.error(Fixture.request(["client_name": .string(String(repeating: "a", count: limit))])) == nil)
         #expect(Fixture.error(Fixture.request(["client_name": .string(String(repeating: "a", count: limit + 1))]))?.code == .invalidClientMetadata)
     }

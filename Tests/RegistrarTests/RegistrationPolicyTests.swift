@@ -243,4 +243,49 @@ struct RegistrationPolicyTests {
         #expect(policy.grantTypes == [.authorizationCode])
         #expect(policy.allowedScopes == ["openid", "profile", "email"])
     }
+
+    // MARK: Safe defaults and trusted issuers' keys
+
+    @Test("Storage is bounded by default: at most 10,000 clients, never-used clients reaped after 72 hours")
+    func safeStorageDefaults() throws {
+        let policy = RegistrationPolicy()
+        #expect(policy.maxClients == 10_000)
+        #expect(policy.reapNeverUsedAfterHours == 72)
+        let parsed = try RegistrationPolicy(json: .object([:]))
+        #expect(parsed.json["max_clients"] == .number(10_000))
+        #expect(parsed.json["reap_never_used_after_hours"] == .number(72))
+        // 0 still turns each off, when an admin says so.
+        let unlimited = try RegistrationPolicy(json: .object(["max_clients": .number(0), "reap_never_used_after_hours": .number(0)]))
+        #expect(unlimited.maxClients == 0)
+        #expect(unlimited.reapNeverUsedAfterHours == 0)
+    }
+
+    static func issuerPolicy(_ keys: JSONValue...) -> JSONValue {
+        .object(["trusted_software_statement_issuers": .array([
+            .object(["issuer": .string("https://issuer.example"), "jwks": .object(["keys": .array(keys)])]),
+        ])])
+    }
+
+    @Test("A trusted issuer's JWK Set with two keys of one kid is refused when the policy is written")
+    func trustedIssuerDuplicateKeyIDs() throws {
+        guard case .object(var first) = PublicJWKTests.p256, case .object(var second) = PublicJWKTests.p384 else { return }
+        first["kid"] = .string("same")
+        second["kid"] = .string("same")
+        let error = #expect(throws: PolicyError.self) { try RegistrationPolicy(json: Self.issuerPolicy(.object(first), .object(second))) }
+        #expect(error?.field == "trusted_software_statement_issuers[0].jwks")
+        // A kid equal to the name the verifier gives a key without one collides as well.
+        first["kid"] = nil
+        second["kid"] = .string("key-0")
+        #expect(throws: PolicyError.self) { try RegistrationPolicy(json: Self.issuerPolicy(.object(first), .object(second))) }
+        second["kid"] = .string("other")
+        _ = try RegistrationPolicy(json: Self.issuerPolicy(.object(first), .object(second)))
+    }
+
+    @Test("A trusted issuer's key that cannot be loaded is refused when the policy is written")
+    func trustedIssuerUnusableKey() {
+        let offCurve = PublicJWKTests.ec("P-256", "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY", "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY")
+        let error = #expect(throws: PolicyError.self) { try RegistrationPolicy(json: Self.issuerPolicy(offCurve)) }
+        #expect(error?.field == "trusted_software_statement_issuers[0].jwks")
+        #expect(throws: PolicyError.self) { try RegistrationPolicy(json: Self.issuerPolicy(PublicJWKTests.rsa(n: String(repeating: "_", count: 172)))) }
+    }
 }

@@ -36,6 +36,7 @@ extension AdminController {
         case .slugTaken: Problem(.conflict, "a tenant with this slug exists")
         case .invalidDomain(let host): .invalid("host", "'\(host)' is not a host name")
         case .domainTaken(let host): Problem(.conflict, "the domain '\(host)' belongs to a tenant already")
+        case .reservedDomain(let host): .invalid("host", "'\(host)' is the platform's own host or under its base domain, so it cannot be a custom domain")
         case .stale: Problem(.preconditionFailed, "the resource changed since it was read; read it again and retry")
         case .notEmpty: Problem(.conflict, "the tenant still has clients; delete them or pass cascade=true")
         }

@@ -150,6 +150,7 @@ public struct AdminKeyService: Sendable {
 
     /// Returns the stored key and its one-time presentation `rk_{id}.{secret}`.
     public func create(role: AdminKey.Role, tenantID: UUID?, label: String, audit: AuditEvent?) async throws -> (AdminKey, String) {
+        try Label.check(label)
         let (id, presented) = AdminKey.generate()
         let key = AdminKey(id: id, tenantID: tenantID, role: role, label: label, secretHash: try await hasher.hash(presented), createdAt: now())
         var event = audit

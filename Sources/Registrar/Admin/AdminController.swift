@@ -130,7 +130,8 @@ struct AdminController: Sendable {
             return nil
         }
         guard let string = value.stringValue else { throw Problem.invalid(key, "must be a string") }
-        guard string.count <= maxLength else { throw Problem.invalid(key, "must be at most \(maxLength) characters") }
+        // Code points, as PostgreSQL's length() counts them in the columns' CHECKs.
+        guard string.unicodeScalars.count <= maxLength else { throw Problem.invalid(key, "must be at most \(maxLength) characters") }
         guard !string.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw Problem.invalid(key, "must not contain control characters")
         }

@@ -35,15 +35,12 @@ public struct InitialAccessTokenService: Sendable {
 
     /// Returns the stored token and its one-time presentation `iat_{id}.{secret}`.
     public func mint(for tenant: Tenant, _ request: Request, actor: AuditEvent) async throws -> (InitialAccessToken, String) {
-        guard request.label.count <= 200 else { throw Refused(field: "label", reason: "must be at most 200 characters") }
+        do { try Label.check(request.label) } catch { throw Refused(field: error.field, reason: error.reason) }
         if let lifetime = request.lifetime, !(1...TimeInterval(RegistrationPolicy.maximumLifetimeSeconds)).contains(lifetime) {
             throw Refused(field: "expires_in", reason: "must be from 1 second to 10 years")
         }
         if let maxUses = request.maxUses, !(1...1_000_000_000).contains(maxUses) {
             throw Refused(field: "max_uses", reason: "must be from 1 to 1000000000")
-        }
-        if request.label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            throw Refused(field: "label", reason: "must not contain control characters")
         }
         if let scopes = request.constraints.allowedScopes, !tenant.policy.allowedScopes.isEmpty,
            let outside = scopes.first(where: { !tenant.policy.allowedScopes.contains($0) }) {

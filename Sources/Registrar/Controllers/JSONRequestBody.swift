@@ -2,7 +2,8 @@ import Hummingbird
 import NIOCore
 
 /// Reads a JSON object body the strict way design §8 asks for: the right Content-Type, a size
-/// cap checked before and while reading, bounded nesting, and OAuth errors for each failure.
+/// cap checked before and while reading, bounded nesting, no duplicate member names, and OAuth
+/// errors for each failure.
 enum JSONRequestBody {
     static func readObject(_ request: Request, limit: Int) async throws -> [String: JSONValue] {
         guard let contentType = request.headers[.contentType],
@@ -25,6 +26,9 @@ enum JSONRequestBody {
             throw OAuthError.invalidMetadata("the request body is nested too deeply")
         } catch .notAnObject {
             throw OAuthError.invalidMetadata("the request body must be a JSON object")
+        } catch .duplicateMember(let name) {
+            // RFC 7493 §2.3: another parser on the way may have kept the other value.
+            throw OAuthError.invalidMetadata("the request body has more than one member named '\(ClientMetadataValidator.printable(name))' (RFC 7493 §2.3)")
         } catch {
             throw OAuthError.invalidMetadata("the request body is not valid JSON")
         }

@@ -67,13 +67,20 @@ public struct RegistrationPolicy: Sendable, Equatable {
     public var softwareStatementMode: SoftwareStatementMode = .ignore
     public var trustedSoftwareStatementIssuers: [TrustedIssuer] = []
     public var rateLimits = RateLimits()
-    /// Most dynamically registered clients the tenant may hold; 0 means no limit.
-    public var maxClients = 0
+    /// Most dynamically registered clients the tenant may hold; 0 means no limit. Anyone may
+    /// register, so the default is a limit: 10,000 is far more than one tenant's users create in
+    /// a normal life (a client per user and MCP client), and small enough that a flood fills a
+    /// bounded space that an admin can clean up.
+    public var maxClients = defaultMaxClients
+    public static let defaultMaxClients = 10_000
     /// Identical public registrations from one source within this many seconds get the existing
     /// client (with a fresh registration access token) instead of a new row; 0 turns it off.
     public var deduplicationWindowSeconds = 0
     /// Disable dynamically registered clients never used this many hours after registration; 0: never.
-    public var reapNeverUsedAfterHours = 0
+    /// The default, 72 hours, lets a person finish a sign-in started on Friday on Monday, and
+    /// clears what abandoned and abusive registrations leave behind within days.
+    public var reapNeverUsedAfterHours = defaultReapNeverUsedAfterHours
+    public static let defaultReapNeverUsedAfterHours = 72
     /// Disable dynamically registered clients unused for this many days; 0: never.
     public var reapUnusedAfterDays = 0
     /// Delete clients this many days after the reaper disabled them.
@@ -282,10 +289,13 @@ extension RegistrationPolicy {
             if let extra = object.keys.first(where: { $0 != "issuer" && $0 != "jwks" }) {
                 throw PolicyError(field: "\(path).\(extra)", reason: "unknown field")
             }
+            // Loaded now, in the form the verifier will use (identifiers filled in), so that a
+            // key the verifier could not use, or two keys with one `kid` (of which a key
+            // collection would keep only one), are refused when the policy is written.
             do {
-                try ClientMetadataValidator.checkJWKSet(jwks)
+                try PublicJWK.loadSet(SoftwareStatementVerifier.keysWithIdentifiers(jwks), maximumKeys: ClientMetadataValidator.maximumJWKs)
             } catch {
-                throw PolicyError(field: "\(path).jwks", reason: error.errorDescription ?? "not a JWK Set of public keys")
+                throw PolicyError(field: "\(path).jwks", reason: error.reason)
             }
             if result.contains(where: { $0.issuer == issuer }) { throw PolicyError(field: path, reason: "issuer '\(issuer)' is listed twice") }
             result.append(TrustedIssuer(issuer: issuer, jwks: jwks))

@@ -130,7 +130,7 @@ struct ErrorMiddleware: RouterMiddleware {
             context.logger.error("database unavailable", metadata: ["error": .string(error.description)])
             return try OAuthError(.temporarilyUnavailable, "the server is temporarily unavailable", retryAfter: 1)
                 .response(from: request, context: context)
-        } catch let error as DatabaseError where error.kind == .invalidInput {
+        } catch let error as DatabaseError where error.kind == .invalidInput || error.kind == .checkViolation {
             return try OAuthError(.invalidRequest, "a value in the request cannot be stored").response(from: request, context: context)
         } catch let error as HTTPResponseError {
             return try error.response(from: request, context: context)
@@ -170,7 +170,7 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as DatabaseError where error.kind == .unavailable {
             context.logger.error("database unavailable", metadata: ["error": .string(error.description)])
             problem = Problem(.unavailable, "the server is temporarily unavailable", retryAfter: 1)
-        } catch let error as DatabaseError where error.kind == .invalidInput {
+        } catch let error as DatabaseError where error.kind == .invalidInput || error.kind == .checkViolation {
             problem = Problem(.validation, "a value in the request cannot be stored")
         } catch {
             context.logger.error("unhandled error", metadata: ["error": .string(String(describing: error))])

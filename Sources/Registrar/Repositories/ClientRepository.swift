@@ -68,13 +68,6 @@ public struct PostgresClientRepository: ClientRepository {
         let metadata = JSONValue.object(client.metadata.json).encodedString()
         let statement = client.softwareStatement?.encodedString()
         try await database.withTenant(client.tenantID) { connection in
-            if maxClients > 0 && client.registeredVia == .dcr {
-                // One registration at a time per tenant while it counts, so the quota holds exactly.
-                try await connection.run("SELECT pg_advisory_xact_lock(hashtextextended(\(client.tenantID.uuidString), 7))", logger: logger)
-                let count = try await connection.run(
-                    "SELECT count(*)::integer FROM clients WHERE tenant_id = \(client.tenantID) AND registered_via = 'dcr'", logger: logger)
-                if try count.first?.decode(Int.self) ?? 0 >= maxClients { throw ClientRepositoryError.quotaReached }
-            }
             if let tokenID {
                 // The row lock serialises concurrent registrations with one token, so the use
                 // count can never pass max_uses.
@@ -95,6 +88,14 @@ public struct PostgresClientRepository: ClientRepository {
                     \(client.registeredVia.rawValue), \(client.initialAccessTokenID), \(client.sourceAddress),
                     \(client.status.rawValue), \(client.createdAt), \(client.updatedAt), \(statement)::jsonb, \(client.dedupKey))
                 """, logger: logger)
+            if maxClients > 0 && client.registeredVia == .dcr {
+                // The insert's trigger counted the client on the tenant's counter row and holds
+                // that row until commit, so concurrent registrations see each other's counts and
+                // the limit holds exactly; over it, the transaction rolls back.
+                let count = try await connection.run(
+                    "SELECT dcr_clients FROM tenant_client_counts WHERE tenant_id = \(client.tenantID)", logger: logger)
+                if try count.first?.decode(Int.self) ?? 0 > maxClients { throw ClientRepositoryError.quotaReached }
+            }
             try await AuditLog.record(audit, tenantID: client.tenantID, on: connection, logger: logger)
         }
     }

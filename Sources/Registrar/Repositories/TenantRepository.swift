@@ -8,6 +8,8 @@ public enum TenantRepositoryError: Error, Equatable {
     case slugTaken
     case invalidDomain(String)
     case domainTaken(String)
+    /// The host is the platform's own or under its base domain (see `CustomDomainRule`).
+    case reservedDomain(String)
     /// The caller's version (ETag) is not the current one.
     case stale
     /// The tenant still has clients and no cascade was asked for.
@@ -55,12 +57,41 @@ extension TenantRepository {
     }
 }
 
+/// Hosts that cannot be a tenant's custom domain. Resolution looks custom domains up first
+/// (design §3), so a custom domain equal to the platform host, to the base domain or to a name
+/// under it would take over the platform's own endpoints or another tenant's `{slug}.{base}`
+/// issuer, and with it that tenant's registrations.
+public struct CustomDomainRule: Sendable, Equatable {
+    public var platformHost: String?
+    public var baseDomain: String?
+
+    public init(platformHost: String? = nil, baseDomain: String? = nil) {
+        self.platformHost = platformHost?.lowercased()
+        self.baseDomain = baseDomain?.lowercased()
+    }
+
+    /// The rule of a deployment served at `publicBaseURL` with `{slug}.{baseDomain}` tenants.
+    public init(publicBaseURL: String, baseDomain: String?) {
+        self.init(platformHost: try? URIParser.parse(publicBaseURL).host, baseDomain: baseDomain)
+    }
+
+    public func allows(_ host: String) -> Bool {
+        var host = host.lowercased()
+        if host.hasSuffix(".") { host.removeLast() }
+        if let platformHost, host == platformHost { return false }
+        if let baseDomain, !baseDomain.isEmpty, host == baseDomain || host.hasSuffix("." + baseDomain) { return false }
+        return true
+    }
+}
+
 public struct PostgresTenantRepository: TenantRepository {
     let database: Database
+    let customDomains: CustomDomainRule
     var logger: Logger { database.logger }
 
-    public init(database: Database) {
+    public init(database: Database, customDomains: CustomDomainRule = CustomDomainRule()) {
         self.database = database
+        self.customDomains = customDomains
     }
 
     public func create(slug: String, displayName: String, domains: [String]) async throws -> Tenant {
@@ -69,6 +100,7 @@ public struct PostgresTenantRepository: TenantRepository {
         for domain in domains where !URIParser.isValidDNSName(domain) || !domain.contains(".") {
             throw TenantRepositoryError.invalidDomain(domain)
         }
+        if let reserved = domains.first(where: { !customDomains.allows($0) }) { throw TenantRepositoryError.reservedDomain(reserved) }
         let name = displayName.isEmpty ? slug : displayName
         do {
             return try await database.withPlatformScope { connection in
@@ -204,6 +236,7 @@ public struct PostgresTenantRepository: TenantRepository {
     public func addDomain(_ host: String, to tenantID: UUID) async throws {
         let host = host.lowercased()
         guard URIParser.isValidDNSName(host), host.contains(".") else { throw TenantRepositoryError.invalidDomain(host) }
+        guard customDomains.allows(host) else { throw TenantRepositoryError.reservedDomain(host) }
         do {
             try await database.withPlatformScope { connection in
                 try await connection.run("INSERT INTO tenant_domains (tenant_id, host) VALUES (\(tenantID), \(host))", logger: logger)

@@ -91,6 +91,8 @@ public enum JSONBodyError: Error, Equatable, Sendable {
     case tooDeep
     case malformed
     case notAnObject
+    /// An object has two members with this name (RFC 7493 §2.3).
+    case duplicateMember(String)
 }
 
 extension JSONValue {
@@ -98,32 +100,9 @@ extension JSONValue {
     /// (object → array → object → array), so this leaves room and keeps parsing bounded.
     public static let maximumDepth = 16
 
-    /// Parses a request body, refusing excessive nesting before the parser can recurse into it.
+    /// Parses a request body with the strict parser: bounded nesting, no duplicate member names.
     public static func parseObject(_ bytes: some Collection<UInt8>) throws(JSONBodyError) -> [String: JSONValue] {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-                if depth > maximumDepth { throw .tooDeep }
-            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
-            default: break
-            }
-        }
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            throw .malformed
-        }
-        guard case .object(let object) = value else { throw .notAnObject }
+        guard case .object(let object) = try JSONParser.parse(bytes) else { throw .notAnObject }
         return object
     }
 

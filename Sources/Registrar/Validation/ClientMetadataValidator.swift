@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one validator of client metadata, shared by dynamic registration (RFC 7591), the client
 /// configuration endpoint (RFC 7592 PUT) and the admin API: request + tenant policy → typed
 /// metadata or the RFC 7591 §3.2.2 error. Pure: no I/O, no clock.
@@ -13,22 +15,50 @@ public enum ClientMetadataValidator {
         public var redirectURIs: [RedirectURI]
     }
 
+    /// How much work one validation did. Every check bounds its input in UTF-8 bytes and in
+    /// element count before it looks at elements, so a 64 KiB body costs at most a few hundred
+    /// element visits, whatever it contains; tests hold the validator to that by this count.
+    public struct Statistics: Sendable, Equatable {
+        /// Array elements, scope tokens and language-tagged members looked at.
+        public var elementVisits = 0
+        public init() {}
+    }
+
     public static let maximumRedirectURIs = 32
     public static let maximumContacts = 20
-    public static let maximumStringLength = 1000
+    /// The most UTF-8 bytes of a text member (`client_name`, `software_id`, a contact, …).
+    public static let maximumTextBytes = 1000
     public static let maximumScopeTokens = 64
+    /// The most UTF-8 bytes of `scope`, checked before it is split.
+    public static let maximumScopeBytes = 4096
+    /// The most entries of an enumerated list (`grant_types`, `response_types`).
+    public static let maximumEnumeratedValues = 10
     public static let maximumJWKs = 20
     public static let maximumLocalizedMembers = 50
+    /// The most UTF-8 bytes of a member name the validator looks at (`client_name#ja-Jpan-JP`).
+    public static let maximumMemberNameBytes = 100
+    /// The most bytes of validated metadata one client may store (its JSON form).
+    public static let maximumMetadataBytes = 16 * 1024
+    /// The most combining marks one user-perceived character of display text may carry.
+    public static let maximumCombiningMarks = 4
 
     /// Members whose value is human-readable and may carry a BCP 47 language tag (RFC 7591 §2.2).
     public static let localizableMembers: Set<String> = ["client_name", "client_uri", "logo_uri", "tos_uri", "policy_uri"]
 
     public static func validate(_ request: [String: JSONValue], policy: RegistrationPolicy) throws(OAuthError) -> Result {
-        let fields = Fields(request)
-        let grantTypes = try checkGrantTypes(fields, policy: policy)
-        let responseTypes = try checkResponseTypes(fields)
+        var statistics = Statistics()
+        return try validate(request, policy: policy, statistics: &statistics)
+    }
+
+    /// The same, counting the work done into `statistics` (also when the request is refused).
+    public static func validate(_ request: [String: JSONValue], policy: RegistrationPolicy,
+                                statistics: inout Statistics) throws(OAuthError) -> Result {
+        var fields = Fields(request)
+        defer { statistics.elementVisits += fields.visits }
+        let grantTypes = try checkGrantTypes(&fields, policy: policy)
+        let responseTypes = try checkResponseTypes(&fields)
         try checkGrantAndResponseTypesAgree(grantTypes: grantTypes, responseTypes: responseTypes)
-        let redirects = try checkRedirectURIs(fields, policy: policy)
+        let redirects = try checkRedirectURIs(&fields, policy: policy)
         let method = try checkTokenEndpointAuthMethod(fields, policy: policy)
         let (jwks, jwksURI) = try checkJWKS(fields, method: method)
         var metadata = ClientMetadata(
@@ -41,32 +71,41 @@ public enum ClientMetadataValidator {
             logoURI: try checkDisplayURI("logo_uri", fields.string("logo_uri")),
             tosURI: try checkDisplayURI("tos_uri", fields.string("tos_uri")),
             policyURI: try checkDisplayURI("policy_uri", fields.string("policy_uri")),
-            scope: try checkScope(fields, policy: policy),
-            contacts: try checkContacts(fields),
+            scope: try checkScope(&fields, policy: policy),
+            contacts: try checkContacts(&fields),
             jwks: jwks,
             jwksURI: jwksURI,
             softwareID: try checkShortText("software_id", fields.string("software_id")),
             softwareVersion: try checkShortText("software_version", fields.string("software_version")),
             applicationType: try checkApplicationType(fields)
         )
-        metadata.localized = try checkLocalizedMembers(request)
+        metadata.localized = try checkLocalizedMembers(&fields)
+        try checkStoredSize(metadata)
         return Result(metadata: metadata, redirectURIs: redirects)
+    }
+
+    /// The whole of what one client stores is bounded, not only each member: a client is a row
+    /// that anyone may create, so its size is part of the server's storage budget.
+    static func checkStoredSize(_ metadata: ClientMetadata) throws(OAuthError) {
+        let size = JSONValue.object(metadata.json).encoded().count
+        guard size <= maximumMetadataBytes else {
+            throw .invalidMetadata("the client metadata takes \(size) bytes; at most \(maximumMetadataBytes) are stored per client")
+        }
     }
 
     // MARK: - One check per member
 
     /// RFC 7591 §2 `redirect_uris`, with RFC 6749 §3.1.2, RFC 8252 §7 and RFC 9700 §4.1 rules.
     /// Required: every grant this server supports goes through the authorization endpoint.
-    static func checkRedirectURIs(_ fields: Fields, policy: RegistrationPolicy) throws(OAuthError) -> [RedirectURI] {
-        guard let values = try fields.strings("redirect_uris", error: OAuthError.invalidRedirect) else {
+    static func checkRedirectURIs(_ fields: inout Fields, policy: RegistrationPolicy) throws(OAuthError) -> [RedirectURI] {
+        guard let values = try fields.strings("redirect_uris", maximumCount: maximumRedirectURIs, maximumBytes: URIParser.maximumLength,
+                                              error: OAuthError.invalidRedirect) else {
             throw .invalidRedirect("redirect_uris is required for the authorization_code grant")
         }
         guard !values.isEmpty else { throw .invalidRedirect("redirect_uris must contain at least one URI") }
-        guard values.count <= maximumRedirectURIs else {
-            throw .invalidRedirect("redirect_uris may contain at most \(maximumRedirectURIs) URIs")
-        }
         var result: [RedirectURI] = []
-        for value in values {
+        var seen = Set<String>()
+        for value in values where seen.insert(value).inserted {
             let uri = try RedirectURI(value)
             if uri.kind == .loopback && !policy.allowLoopbackRedirects {
                 throw .invalidRedirect("redirect_uris: loopback redirect URIs are not allowed by this server's policy")
@@ -74,7 +113,7 @@ public enum ClientMetadataValidator {
             if uri.kind == .privateUse && !policy.allowPrivateUseSchemes {
                 throw .invalidRedirect("redirect_uris: private-use URI schemes are not allowed by this server's policy")
             }
-            if !result.contains(uri) { result.append(uri) }
+            result.append(uri)
         }
         return result
     }
@@ -94,8 +133,9 @@ public enum ClientMetadataValidator {
 
     /// RFC 7591 §2 `grant_types`; defaults to `authorization_code`. Implicit and password are
     /// refused outright (RFC 9700 §2.1.2, §2.4).
-    static func checkGrantTypes(_ fields: Fields, policy: RegistrationPolicy) throws(OAuthError) -> [GrantType] {
-        guard let values = try fields.strings("grant_types", error: OAuthError.invalidMetadata) else { return [.authorizationCode] }
+    static func checkGrantTypes(_ fields: inout Fields, policy: RegistrationPolicy) throws(OAuthError) -> [GrantType] {
+        guard let values = try fields.strings("grant_types", maximumCount: maximumEnumeratedValues, maximumBytes: maximumTextBytes,
+                                              error: OAuthError.invalidMetadata) else { return [.authorizationCode] }
         guard !values.isEmpty else { throw .invalidMetadata("grant_types must not be empty") }
         var result: [GrantType] = []
         for value in values {
@@ -114,8 +154,9 @@ public enum ClientMetadataValidator {
     }
 
     /// RFC 7591 §2 `response_types`; defaults to `code`. `token` is the implicit grant's and refused.
-    static func checkResponseTypes(_ fields: Fields) throws(OAuthError) -> [ResponseType] {
-        guard let values = try fields.strings("response_types", error: OAuthError.invalidMetadata) else { return [.code] }
+    static func checkResponseTypes(_ fields: inout Fields) throws(OAuthError) -> [ResponseType] {
+        guard let values = try fields.strings("response_types", maximumCount: maximumEnumeratedValues, maximumBytes: maximumTextBytes,
+                                              error: OAuthError.invalidMetadata) else { return [.code] }
         var result: [ResponseType] = []
         for value in values {
             guard let type = ResponseType(rawValue: value) else {
@@ -142,9 +183,10 @@ public enum ClientMetadataValidator {
         }
     }
 
-    /// RFC 7591 §2 `client_name`: plain text shown on the consent page (always HTML-escaped there).
+    /// RFC 7591 §2 `client_name`: plain text shown on the consent page (always HTML-escaped there),
+    /// held to the display-text rules so that it cannot pretend to be someone else's name there.
     static func checkClientName(_ value: String?) throws(OAuthError) -> String? {
-        try checkShortText("client_name", value)
+        try checkDisplayText("client_name", value)
     }
 
     /// RFC 7591 §2 `client_uri`, `logo_uri`, `tos_uri`, `policy_uri`: web pages, so http(s) only.
@@ -159,45 +201,69 @@ public enum ClientMetadataValidator {
         guard parts.scheme == "https" || parts.scheme == "http" else {
             throw .invalidMetadata("\(name) must be an http or https URL")
         }
+        try checkFetchableHost(name, parts)
         return value
+    }
+
+    /// Display URLs and `jwks_uri` may be fetched by this server or by a consent page's browser
+    /// on the server's behalf, so a literal address that reaches the server's own network
+    /// (RFC 6890 special-purpose ranges, `localhost`) is refused when it is registered.
+    static func checkFetchableHost(_ name: String, _ parts: URIParser.Parts) throws(OAuthError) {
+        guard let host = parts.host, let range = SpecialUseAddress.classify(host: host) else { return }
+        throw .invalidMetadata("\(name) must not point to a \(range.rawValue) address")
     }
 
     /// RFC 7591 §2 `scope` (RFC 6749 §3.3 syntax). Omitted → the tenant's default scopes; scopes
     /// outside the tenant's list are refused (`reject`) or dropped (`intersect`, falling back to the
     /// defaults when nothing is left).
-    static func checkScope(_ fields: Fields, policy: RegistrationPolicy) throws(OAuthError) -> [String] {
+    ///
+    /// Linear and bounded: the length is checked in bytes before the string is split, tokens are
+    /// read one at a time into a set, and reading stops at the first token past the cap.
+    static func checkScope(_ fields: inout Fields, policy: RegistrationPolicy) throws(OAuthError) -> [String] {
         guard let value = try fields.string("scope") else { return policy.defaultScopes }
+        guard value.utf8.count <= maximumScopeBytes else {
+            throw .invalidMetadata("scope may be at most \(maximumScopeBytes) bytes long")
+        }
         var tokens: [String] = []
-        for token in value.split(separator: " ", omittingEmptySubsequences: true) {
+        var seen = Set<Substring>()
+        var remainder = Substring(value)
+        while let start = remainder.firstIndex(where: { $0 != " " }) {
+            let end = remainder[start...].firstIndex(of: " ") ?? remainder.endIndex
+            let token = remainder[start..<end]
+            remainder = remainder[end...]
+            fields.visits += 1
             guard ScopeSyntax.isValidToken(token) else {
                 throw .invalidMetadata("scope must be space-separated scope tokens (RFC 6749 §3.3)")
             }
-            if !tokens.contains(String(token)) { tokens.append(String(token)) }
-        }
-        guard tokens.count <= maximumScopeTokens else {
-            throw .invalidMetadata("scope may contain at most \(maximumScopeTokens) tokens")
+            guard seen.insert(token).inserted else { continue }
+            guard tokens.count < maximumScopeTokens else {
+                throw .invalidMetadata("scope may contain at most \(maximumScopeTokens) tokens")
+            }
+            tokens.append(String(token))
         }
         if tokens.isEmpty { return policy.defaultScopes }
         guard !policy.allowedScopes.isEmpty else { return tokens }
-        let outside = tokens.filter { !policy.allowedScopes.contains($0) }
+        let allowed = Set(policy.allowedScopes)
+        let outside = tokens.filter { !allowed.contains($0) }
         if outside.isEmpty { return tokens }
         switch policy.unknownScopes {
         case .reject:
             throw .invalidMetadata("scope: '\(outside.joined(separator: " "))' is not allowed by this server's policy")
         case .intersect:
-            let kept = tokens.filter { policy.allowedScopes.contains($0) }
+            let kept = tokens.filter { allowed.contains($0) }
             return kept.isEmpty ? policy.defaultScopes : kept
         }
     }
 
     /// RFC 7591 §2 `contacts`: an array of strings, usually e-mail addresses.
-    static func checkContacts(_ fields: Fields) throws(OAuthError) -> [String] {
-        guard let values = try fields.strings("contacts", error: OAuthError.invalidMetadata) else { return [] }
-        guard values.count <= maximumContacts else { throw .invalidMetadata("contacts may contain at most \(maximumContacts) entries") }
+    static func checkContacts(_ fields: inout Fields) throws(OAuthError) -> [String] {
+        guard let values = try fields.strings("contacts", maximumCount: maximumContacts, maximumBytes: maximumTextBytes,
+                                              error: OAuthError.invalidMetadata) else { return [] }
         var result: [String] = []
+        var seen = Set<String>()
         for value in values {
             guard let contact = try checkShortText("contacts", value) else { continue }
-            if !result.contains(contact) { result.append(contact) }
+            if seen.insert(contact).inserted { result.append(contact) }
         }
         return result
     }
@@ -215,6 +281,7 @@ public enum ClientMetadataValidator {
             let parts: URIParser.Parts
             do { parts = try URIParser.parse(jwksURI) } catch { throw .invalidMetadata("jwks_uri must be a valid https URL") }
             guard parts.scheme == "https" else { throw .invalidMetadata("jwks_uri must be an https URL") }
+            try checkFetchableHost("jwks_uri", parts)
         }
         if method == .privateKeyJWT && jwks == nil && jwksURI == nil {
             throw .invalidMetadata("private_key_jwt requires jwks or jwks_uri")
@@ -222,22 +289,13 @@ public enum ClientMetadataValidator {
         return (jwks, jwksURI)
     }
 
-    /// RFC 7517 §5: `{"keys": [ {kty, …}, … ]}`, public keys only.
+    /// RFC 7517 §5: `{"keys": [ {kty, …}, … ]}` of usable public keys, loaded once here so that
+    /// a key that cannot verify anything is refused at registration (see `PublicJWK`).
     static func checkJWKSet(_ value: JSONValue) throws(OAuthError) {
-        guard let keys = value["keys"]?.arrayValue else { throw .invalidMetadata("jwks must be a JWK Set: an object with a 'keys' array (RFC 7517 §5)") }
-        guard !keys.isEmpty else { throw .invalidMetadata("jwks must contain at least one key") }
-        guard keys.count <= maximumJWKs else { throw .invalidMetadata("jwks may contain at most \(maximumJWKs) keys") }
-        let privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
-        for key in keys {
-            guard let object = key.objectValue, let kty = object["kty"]?.stringValue else {
-                throw .invalidMetadata("jwks: every key must be an object with a 'kty' member (RFC 7517 §4.1)")
-            }
-            guard ["RSA", "EC", "OKP"].contains(kty) else {
-                throw .invalidMetadata("jwks: key type '\(printable(kty))' is not supported; use RSA, EC or OKP")
-            }
-            if let member = privateMembers.first(where: { object[$0] != nil }) {
-                throw .invalidMetadata("jwks must contain public keys only; found private member '\(member)'")
-            }
+        do {
+            try PublicJWK.loadSet(value, maximumKeys: maximumJWKs)
+        } catch {
+            throw .invalidMetadata("jwks: \(error.reason)")
         }
     }
 
@@ -250,35 +308,91 @@ public enum ClientMetadataValidator {
     }
 
     /// RFC 7591 §2.2: `member#language-tag` for human-readable members, checked like the member.
-    static func checkLocalizedMembers(_ request: [String: JSONValue]) throws(OAuthError) -> [String: String] {
+    /// A name longer than any language-tagged member can be is not one (and is ignored, like any
+    /// unknown member); each one found counts, and the first past the cap ends the reading.
+    static func checkLocalizedMembers(_ fields: inout Fields) throws(OAuthError) -> [String: String] {
         var result: [String: String] = [:]
-        for (key, value) in request {
+        for (key, value) in fields.object where key.utf8.count <= maximumMemberNameBytes {
             guard let hash = key.firstIndex(of: "#") else { continue }
             let member = String(key[..<hash])
             let tag = key[key.index(after: hash)...]
             guard localizableMembers.contains(member) else { continue }
+            fields.visits += 1
             guard isLanguageTag(tag) else { throw .invalidMetadata("\(printable(key)): '\(printable(String(tag)))' is not a BCP 47 language tag") }
             guard value != .null else { continue }
             guard let string = value.stringValue else { throw .invalidMetadata("\(key) must be a string") }
-            let checked = member == "client_name" ? try checkClientName(string) : try checkDisplayURI(key, string)
+            let checked = member == "client_name" ? try checkDisplayText(key, string) : try checkDisplayURI(key, string)
             if let checked { result[key] = checked }
-        }
-        guard result.count <= maximumLocalizedMembers else {
-            throw .invalidMetadata("at most \(maximumLocalizedMembers) language-tagged members are accepted")
+            guard result.count <= maximumLocalizedMembers else {
+                throw .invalidMetadata("at most \(maximumLocalizedMembers) language-tagged members are accepted")
+            }
         }
         return result
     }
 
     // MARK: - Shared pieces
 
-    /// Text for a person to read: no control characters, bounded. Empty is treated as absent.
+    /// Text for a program or an admin to read: no control characters, bounded in UTF-8 bytes
+    /// (checked before anything else looks at it). Empty is treated as absent.
     static func checkShortText(_ name: String, _ value: String?) throws(OAuthError) -> String? {
         guard let value, !value.isEmpty else { return nil }
-        guard value.count <= maximumStringLength else { throw .invalidMetadata("\(name) must be at most \(maximumStringLength) characters") }
+        guard value.utf8.count <= maximumTextBytes else { throw .invalidMetadata("\(name) must be at most \(maximumTextBytes) bytes of UTF-8") }
         guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalidMetadata("\(name) must not contain control characters")
         }
         return value
+    }
+
+    /// Text shown to a person deciding whether to trust the client (the consent page): bounded
+    /// short text, NFC-normalised (Unicode UAX #15) so that one name has one form, without
+    /// invisible format characters (category Cf: bidi overrides and isolates such as U+202E,
+    /// zero-width spaces, tags) that reorder or hide what is shown (Unicode UTS #39 §3, UAX #9),
+    /// without line or paragraph separators, and with at most `maximumCombiningMarks` combining
+    /// marks on any one character. The zero-width joiner is kept between emoji, where it forms one
+    /// emoji (UTS #51 §2.3); anywhere else it is refused like any format character.
+    static func checkDisplayText(_ name: String, _ value: String?) throws(OAuthError) -> String? {
+        guard let raw = try checkShortText(name, value) else { return nil }
+        let text = raw.precomposedStringWithCanonicalMapping
+        guard text.utf8.count <= maximumTextBytes else { throw .invalidMetadata("\(name) must be at most \(maximumTextBytes) bytes of UTF-8") }
+        let scalars = Array(text.unicodeScalars)
+        for (index, scalar) in scalars.enumerated() {
+            switch scalar.properties.generalCategory {
+            case .format:
+                if scalar.value == 0x200D, isEmojiJoin(scalars, at: index) { continue }
+                throw .invalidMetadata("\(name) must not contain invisible formatting characters such as U+\(hex(scalar))")
+            case .lineSeparator, .paragraphSeparator:
+                throw .invalidMetadata("\(name) must not contain line or paragraph separators")
+            default:
+                continue
+            }
+        }
+        for character in text {
+            let marks = character.unicodeScalars.count { scalar in
+                switch scalar.properties.generalCategory {
+                case .nonspacingMark, .spacingMark, .enclosingMark: true
+                default: false
+                }
+            }
+            guard marks <= maximumCombiningMarks else {
+                throw .invalidMetadata("\(name) must not stack more than \(maximumCombiningMarks) combining marks on one character")
+            }
+        }
+        return text
+    }
+
+    /// A zero-width joiner between two emoji (an emoji presentation selector or skin tone may
+    /// sit between the first emoji and the joiner).
+    static func isEmojiJoin(_ scalars: [Unicode.Scalar], at index: Int) -> Bool {
+        func isEmoji(_ scalar: Unicode.Scalar) -> Bool { scalar.value >= 0x80 && scalar.properties.isEmoji }
+        var before = index - 1
+        while before >= 0, scalars[before].value == 0xFE0F || scalars[before].properties.isEmojiModifier { before -= 1 }
+        let after = index + 1
+        return before >= 0 && isEmoji(scalars[before]) && after < scalars.count && isEmoji(scalars[after])
+    }
+
+    static func hex(_ scalar: Unicode.Scalar) -> String {
+        let digits = String(scalar.value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     /// RFC 5646 shape: subtags of 1–8 letters or digits, the first letters only.
@@ -295,9 +409,11 @@ public enum ClientMetadataValidator {
     }
 }
 
-/// Typed reads of request members; `null` counts as absent, a wrong type is an error naming the member.
+/// Typed reads of request members; `null` counts as absent, a wrong type is an error naming the
+/// member. Counts the elements it visits (see `ClientMetadataValidator.Statistics`).
 struct Fields {
     let object: [String: JSONValue]
+    var visits = 0
     init(_ object: [String: JSONValue]) { self.object = object }
 
     func present(_ name: String) -> JSONValue? {
@@ -311,13 +427,18 @@ struct Fields {
         return string
     }
 
-    func strings(_ name: String, error: (String) -> OAuthError) throws(OAuthError) -> [String]? {
+    /// An array of strings, its length checked before any element is read and each element's
+    /// UTF-8 length before anything else is done with it.
+    mutating func strings(_ name: String, maximumCount: Int, maximumBytes: Int, error: (String) -> OAuthError) throws(OAuthError) -> [String]? {
         guard let value = present(name) else { return nil }
         guard let array = value.arrayValue else { throw error("\(name) must be an array of strings, not \(value.typeName)") }
-        guard array.count <= 100 else { throw error("\(name) has too many entries") }
+        guard array.count <= maximumCount else { throw error("\(name) may contain at most \(maximumCount) entries") }
         var result: [String] = []
+        result.reserveCapacity(array.count)
         for element in array {
+            visits += 1
             guard let string = element.stringValue else { throw error("\(name) must be an array of strings; found \(element.typeName)") }
+            guard string.utf8.count <= maximumBytes else { throw error("\(name): an entry is longer than \(maximumBytes) bytes") }
             result.append(string)
         }
         return result

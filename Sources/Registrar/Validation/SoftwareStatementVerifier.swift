@@ -11,6 +11,9 @@ public enum SoftwareStatementVerifier {
     public static let registeredClaims: Set<String> = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]
     /// Clock difference tolerated on `exp`, `nbf` and `iat`.
     public static let allowedSkew: TimeInterval = 60
+    /// How old a statement without `exp` may be, by its `iat`: a statement that never expires
+    /// would stay usable for as long as it is kept anywhere, after its issuer stopped vouching.
+    public static let maximumAgeWithoutExpiry: TimeInterval = 86_400
 
     /// The statement's claims, to be merged over the request body.
     public struct Verified: Sendable, Equatable {
@@ -29,6 +32,11 @@ public enum SoftwareStatementVerifier {
         }
         guard let algorithm = header["alg"]?.stringValue, acceptedAlgorithms.contains(algorithm) else {
             throw invalid("the signing algorithm must be one of \(acceptedAlgorithms.sorted().joined(separator: ", "))")
+        }
+        // RFC 7515 §4.1.11: a recipient that does not understand an extension listed in `crit`
+        // MUST reject the JWS. This verifier understands none.
+        if header["crit"] != nil {
+            throw invalid("the header lists critical extensions ('crit') this server does not understand (RFC 7515 §4.1.11)")
         }
         guard let issuerName = payload["iss"]?.stringValue else { throw invalid("the 'iss' claim is missing") }
         guard let issuer = trustedIssuers.first(where: { $0.issuer == issuerName }) else {
@@ -50,6 +58,14 @@ public enum SoftwareStatementVerifier {
         if let exp = claims["exp"] {
             guard case .number(let value) = exp else { throw invalid("'exp' must be a number") }
             guard value > clock - allowedSkew else { throw invalid("the statement has expired") }
+        } else {
+            // Without `exp`, the statement must say when it was issued, and that must be recent.
+            guard case .number(let issuedAt) = claims["iat"] else {
+                throw invalid("the statement must carry 'exp', or 'iat' no older than \(Int(maximumAgeWithoutExpiry)) seconds")
+            }
+            guard issuedAt >= clock - maximumAgeWithoutExpiry - allowedSkew else {
+                throw invalid("the statement has no 'exp' and was issued more than \(Int(maximumAgeWithoutExpiry)) seconds ago")
+            }
         }
         for name in ["nbf", "iat"] {
             if let claim = claims[name] {
