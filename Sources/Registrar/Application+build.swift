@@ -16,6 +16,8 @@ public struct AppOverrides: Sendable {
     public var requestTimeout: Duration = .seconds(30)
     /// How long a tenant (and its policy) read for one request serves the next ones.
     public var tenantCacheLifetime: Duration = .seconds(5)
+    /// How often coalesced read audit events are written (at most a minute: one event per client per minute).
+    public var readAuditFlushInterval: Duration = .seconds(60)
     public init() {}
 }
 
@@ -27,6 +29,7 @@ struct AppComponents {
     let migrator: Migrator
     let database: Database
     let reaper: ClientReaper
+    let readAudit: ReadAuditCoalescer
 }
 
 /// The composition root, used by `registrar serve` and by the tests alike.
@@ -37,7 +40,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
         router: components.router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [postgres, Argon2HasherService(hasher: hasher)]
-            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0)] } ?? []),
+            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0)] } ?? [])
+            + [ReadAuditFlushService(coalescer: components.readAudit, interval: overrides.readAuditFlushInterval, logger: logger)],
         logger: logger
     )
     if overrides.checkSchemaAtStart {
@@ -76,6 +80,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let usage = UsageRecorder(clients: clients, now: overrides.now)
     let failures = FailedAuthenticationRecorder(limiter: limiter, clients: clients)
     let reaperRepository = PostgresClientReaperRepository(database: database)
+    let readAudit = ReadAuditCoalescer(audit: PostgresAuditRepository(database: database), now: overrides.now)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     let router = Router(context: AppRequestContext.self)
@@ -93,7 +98,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     ClientConfigurationController(
         resolver: resolver, clients: clients, initialAccessTokens: initialAccessTokens,
         authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, limiter: limiter, failures: failures, usage: usage, now: overrides.now),
-        intake: intake, hasher: hasher, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        intake: intake, hasher: hasher, readAudit: readAudit, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     AdminController(
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
@@ -103,7 +108,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
-                         reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger))
+                         reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
+                         readAudit: readAudit)
 }
 
 extension DatabaseURL {
