@@ -30,6 +30,8 @@ struct AppComponents {
     let database: Database
     let reaper: ClientReaper
     let readAudit: ReadAuditCoalescer
+    /// The router of the separate metrics listener, when `--metrics-port` asks for one.
+    let metricsRouter: Router<AppRequestContext>?
 }
 
 /// The composition root, used by `registrar serve` and by the tests alike.
@@ -41,7 +43,11 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [postgres, Argon2HasherService(hasher: hasher)]
             + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0)] } ?? [])
-            + [ReadAuditFlushService(coalescer: components.readAudit, interval: overrides.readAuditFlushInterval, logger: logger)],
+            + [ReadAuditFlushService(coalescer: components.readAudit, interval: overrides.readAuditFlushInterval, logger: logger)]
+            + (components.metricsRouter.map { router in
+                [Application(router: router, configuration: .init(address: .hostname(config.host, port: config.metricsPort ?? 0), serverName: nil),
+                             logger: logger)]
+            } ?? []),
         logger: logger
     )
     if overrides.checkSchemaAtStart {
@@ -62,6 +68,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
 }
 
 func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOverrides) throws -> AppComponents {
+    // Before any component is made, so that the metrics they make land in the exported registry.
+    RegistrarMetrics.bootstrap()
     let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections),
                                   backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout)
@@ -81,14 +89,26 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let failures = FailedAuthenticationRecorder(limiter: limiter, clients: clients)
     let reaperRepository = PostgresClientReaperRepository(database: database)
     let readAudit = ReadAuditCoalescer(audit: PostgresAuditRepository(database: database), now: overrides.now)
+    let metrics = MetricsController(platformHost: config.metricsPort == nil ? resolver.platformHost : nil, token: config.metricsToken)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies))
+    router.add(middleware: RequestMetricsMiddleware(tenantLabels: config.metricsTenantLabels))
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: DeadlineMiddleware(limit: overrides.requestTimeout))
     router.add(middleware: CORSMiddleware())
     HealthController(database: database, requiredSchemaVersion: migrator.requiredVersion).addRoutes(to: router)
+    var metricsRouter: Router<AppRequestContext>?
+    if config.metricsPort == nil {
+        metrics.addRoutes(to: router)
+    } else {
+        let separate = Router(context: AppRequestContext.self)
+        separate.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies))
+        separate.add(middleware: ErrorMiddleware())
+        metrics.addRoutes(to: separate)
+        metricsRouter = separate
+    }
     MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
     RegistrationController(
         resolver: resolver, registration: registration,
@@ -109,7 +129,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     ).addRoutes(to: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
-                         readAudit: readAudit)
+                         readAudit: readAudit, metricsRouter: metricsRouter)
 }
 
 extension DatabaseURL {
