@@ -59,6 +59,8 @@ struct MetricsEndpointTests {
             #expect(timed.reduce(0) { $0 + $1.value } >= 3)
             #expect(after.value("registrar_db_operation_seconds_count") > before.value("registrar_db_operation_seconds_count"))
             #expect(after.types["registrar_db_operations_in_flight"] == "gauge")
+            // The scrape itself is the one request in flight (other tests' servers share the registry).
+            #expect(after.value("registrar_http_requests_in_flight") >= 1)
             #expect(after.value("registrar_process_resident_memory_bytes") > 1_000_000)
 
             // Cardinality: templates, not paths; no tenant label unless the operator asked for one.
@@ -129,6 +131,31 @@ struct MetricsEndpointTests {
                 #expect(!reply.bodyText.contains("registrar_"))
             }
             _ = try await Self.scrape(server, headers: bearer(token))
+        }
+    }
+
+    @Test("Every metric the Grafana dashboard queries is one this service exports")
+    func dashboardQueriesExportedMetrics() async throws {
+        let file = URL(fileURLWithPath: TestEnvironment.sqlDirectory).deletingLastPathComponent().appendingPathComponent("docker/grafana-dashboard.json")
+        let dashboard = try JSONValue.parseObject(Array(try Data(contentsOf: file)))
+        let expressions = (dashboard["panels"]?.arrayValue ?? []).flatMap { panel in
+            (panel.objectValue?["targets"]?.arrayValue ?? []).compactMap { $0.objectValue?["expr"]?.stringValue }
+        }
+        #expect(expressions.count >= 12)
+        let pattern = /registrar_[a-z0-9_]+/
+        let queried = Set(expressions.flatMap { $0.matches(of: pattern).map { String($0.output) } }).map { name in
+            ["_bucket", "_count", "_sum"].first { name.hasSuffix($0) }.map { String(name.dropLast($0.count)) } ?? name
+        }
+        let tenant = try await TestEnvironment.createTenant()
+        let exported = try await TestServer.run { server in
+            _ = try await server.register(tenant, Self.publicClient)
+            return Set(try await Self.scrape(server).types.keys)
+        }
+        // Made elsewhere: by the argon2 pool, and by the reaper, which these servers do not run.
+        let elsewhere: Set = ["registrar_argon2_queue_depth", "registrar_argon2_wait_seconds", "registrar_argon2_hash_seconds",
+                              "registrar_reaper_runs_total", "registrar_rate_limit_refusals_total"]
+        for name in Set(queried) {
+            #expect(exported.contains(name) || elsewhere.contains(name), "\(name) is queried but not exported")
         }
     }
 

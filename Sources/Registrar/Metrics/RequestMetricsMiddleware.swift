@@ -15,8 +15,14 @@ struct RequestMetricsMiddleware: RouterMiddleware {
 
     static let methods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .patch, .delete, .options]
 
+    /// Requests being answered now: zero at rest. A load test reads it to start a phase only
+    /// once the previous phase's abandoned requests have drained.
+    static let inFlight = Meter(label: "registrar_http_requests_in_flight", factory: RegistrarMetrics.factory)
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
+        Self.inFlight.increment()
+        defer { Self.inFlight.decrement() }
         let scope = tenantLabels ? RequestMetricsScope() : nil
         do {
             let response = try await RequestMetricsScope.$current.withValue(scope) { try await next(request, context) }
