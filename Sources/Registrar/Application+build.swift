@@ -19,6 +19,8 @@ public struct AppOverrides: Sendable {
     public var connectionTimeouts = ConnectionTimeouts()
     /// How long a tenant (and its policy) read for one request serves the next ones.
     public var tenantCacheLifetime: Duration = .seconds(5)
+    /// How often coalesced read audit events are written (at most a minute: one event per client per minute).
+    public var readAuditFlushInterval: Duration = .seconds(60)
     public init() {}
 }
 
@@ -31,6 +33,9 @@ struct AppComponents {
     let database: Database
     let reaper: ClientReaper
     let sweeper: RateLimitSweeper
+    let readAudit: ReadAuditCoalescer
+    /// The router of the separate metrics listener, when `--metrics-port` asks for one.
+    let metricsRouter: Router<AppRequestContext>?
 }
 
 /// The composition root, used by `registrar serve` and by the tests alike.
@@ -44,7 +49,12 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
                                             idleTimeout: TimeAmount(timeouts.idle))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [postgres, Argon2HasherService(hasher: hasher)]
-            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper)] } ?? []),
+            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper)] } ?? [])
+            + [ReadAuditFlushService(coalescer: components.readAudit, interval: overrides.readAuditFlushInterval, logger: logger)]
+            + (components.metricsRouter.map { router in
+                [Application(router: router, configuration: .init(address: .hostname(config.host, port: config.metricsPort ?? 0), serverName: nil),
+                             logger: logger)]
+            } ?? []),
         logger: logger
     )
     if overrides.checkSchemaAtStart {
@@ -65,6 +75,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
 }
 
 func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOverrides) throws -> AppComponents {
+    // Before any component is made, so that the metrics they make land in the exported registry.
+    RegistrarMetrics.bootstrap()
     let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections),
                                   backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout)
@@ -86,10 +98,14 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let usage = UsageRecorder(clients: clients, now: overrides.now)
     let failures = FailedAuthenticationRecorder(limiter: limiter, clients: clients, platform: platformLimits)
     let reaperRepository = PostgresClientReaperRepository(database: database)
+    let readAudit = ReadAuditCoalescer(audit: PostgresAuditRepository(database: database), now: overrides.now)
+    let metrics = MetricsController(platformHost: config.metricsPort == nil ? resolver.platformHost : nil, token: config.metricsToken)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     // The middleware order, outermost first, is part of the design:
     // 1. RequestMiddleware: request id, source address, access log, `nosniff` on every answer;
+    //    RequestMetricsMiddleware beside it counts every answer by route template and status,
+    //    as rendered by the layers below;
     // 2. CORSMiddleware: preflights, and CORS headers on every answer of the open endpoints,
     //    errors included (it sits outside the error rendering for that reason);
     // 3. ErrorMiddleware: every failure becomes OAuth JSON or problem+json, 404/405 included;
@@ -101,11 +117,24 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let router = Router(context: AppRequestContext.self)
     let routeMethods = RouteMethodTable()
     router.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies, ipv6PrefixLength: platformLimits.ipv6PrefixLength))
+    router.add(middleware: RequestMetricsMiddleware(tenantLabels: config.metricsTenantLabels))
     router.add(middleware: CORSMiddleware())
     router.add(middleware: ErrorMiddleware(routes: routeMethods))
     router.add(middleware: DeadlineMiddleware(limit: overrides.requestTimeout))
     router.add(middleware: PlatformActorMiddleware())
     HealthController(database: database, requiredSchemaVersion: migrator.requiredVersion).addRoutes(to: router)
+    var metricsRouter: Router<AppRequestContext>?
+    if config.metricsPort == nil {
+        metrics.addRoutes(to: router)
+    } else {
+        let separate = Router(context: AppRequestContext.self)
+        let separateMethods = RouteMethodTable()
+        separate.add(middleware: RequestMiddleware(trustedProxies: config.trustedProxies, ipv6PrefixLength: platformLimits.ipv6PrefixLength))
+        separate.add(middleware: ErrorMiddleware(routes: separateMethods))
+        metrics.addRoutes(to: separate)
+        separateMethods.load(from: separate)
+        metricsRouter = separate
+    }
     MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
     RegistrationController(
         resolver: resolver, registration: registration,
@@ -116,7 +145,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         resolver: resolver, clients: clients, initialAccessTokens: initialAccessTokens,
         authenticator: RegistrationAccessTokenAuthenticator(clients: clients, verifier: verifier, limiter: limiter, failures: failures, usage: usage,
                                                            platform: platformLimits, now: overrides.now),
-        intake: intake, hasher: hasher, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        intake: intake, hasher: hasher, readAudit: readAudit, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     AdminController(
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
@@ -129,7 +158,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
-                         sweeper: RateLimitSweeper(limiter: limiter))
+                         sweeper: RateLimitSweeper(limiter: limiter), readAudit: readAudit, metricsRouter: metricsRouter)
 }
 
 extension DatabaseURL {

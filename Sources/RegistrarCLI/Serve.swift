@@ -44,6 +44,12 @@ struct Serve: AsyncParsableCommand {
     var tenantLookupLimit: String?
     @Option(name: .customLong("reaper-interval"), help: "Seconds between client reaper passes; 0 turns the reaper off on this instance (env REGISTRAR_REAPER_INTERVAL, default 300).")
     var reaperInterval: Int?
+    @Option(name: .customLong("metrics-port"), help: "Serve GET /metrics on its own listener at this port instead of the platform host (env REGISTRAR_METRICS_PORT).")
+    var metricsPort: Int?
+    @Option(name: .customLong("metrics-token"), help: "Bearer token a scraper must present at /metrics (env REGISTRAR_METRICS_TOKEN; prefer the environment).")
+    var metricsToken: String?
+    @Flag(name: .customLong("metrics-tenant-labels"), help: "Label request and registration metrics by tenant: one series per tenant (env REGISTRAR_METRICS_TENANT_LABELS=1).")
+    var metricsTenantLabels = false
     @Flag(help: "Apply pending migrations before serving (env REGISTRAR_MIGRATE=1).")
     var migrate = false
     @Flag(name: .customLong("no-nio-executor"), help: "Keep the default Swift concurrency executor instead of running tasks on the NIO event loops (env REGISTRAR_NIO_EXECUTOR=off).")
@@ -132,6 +138,14 @@ struct Serve: AsyncParsableCommand {
             throw CLIError("--tenant-rate-limit-ceiling (REGISTRAR_TENANT_RATE_LIMIT_CEILING) must allow the default limits (at least 120/60:100)")
         }
         config.platformRateLimits = platform
+        if let metricsPort = try metricsPort ?? Environment.int("REGISTRAR_METRICS_PORT") {
+            guard (1...65535).contains(metricsPort), metricsPort != port else {
+                throw CLIError("--metrics-port (REGISTRAR_METRICS_PORT) must be a port from 1 to 65535 other than --port")
+            }
+            config.metricsPort = metricsPort
+        }
+        config.metricsToken = metricsToken ?? Environment.string("REGISTRAR_METRICS_TOKEN")
+        config.metricsTenantLabels = metricsTenantLabels || Environment.bool("REGISTRAR_METRICS_TENANT_LABELS")
         return config
     }
 

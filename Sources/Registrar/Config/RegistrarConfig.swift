@@ -32,6 +32,13 @@ public struct RegistrarConfig: Sendable {
     public var platformRateLimits = PlatformRateLimits()
     /// How often this instance runs the client reaper; nil turns it off here.
     public var reaperInterval: Duration? = .seconds(300)
+    /// A separate listener for `GET /metrics` (same host address); nil serves it on the main port,
+    /// platform host only.
+    public var metricsPort: Int?
+    /// The Bearer token a scraper must present at `/metrics`; nil leaves it open.
+    public var metricsToken: String?
+    /// Tenant slugs as a metrics label: one series per tenant, so only on the operator's request.
+    public var metricsTenantLabels = false
     /// A platform admin key stored at start if missing (`REGISTRAR_BOOTSTRAP_KEY`), for containers.
     public var bootstrapKey: String?
 

@@ -10,6 +10,8 @@ struct ClientConfigurationController: Sendable {
     let authenticator: RegistrationAccessTokenAuthenticator
     let intake: RegistrationIntake
     let hasher: Argon2Hasher
+    /// Reads are audited coalesced, per client per minute; writes keep their own audited transaction.
+    let readAudit: ReadAuditCoalescer
     let maximumBodyBytes: Int
     let now: @Sendable () -> Date
 
@@ -73,7 +75,10 @@ struct ClientConfigurationController: Sendable {
             }
             newToken = token
         } else {
-            try await clients.record(audit("client.read", client, context), tenantID: client.tenantID)
+            // A read changes nothing, so it writes nothing: it is counted, and written with the
+            // other reads of this client in the window's one `client.read` event.
+            readAudit.noteRead(tenantID: client.tenantID, clientID: client.clientID,
+                               sourceAddress: context.sourceAddress, requestID: context.requestID)
         }
         return Response.json(ClientInformationResponse.body(for: client, in: authorized.tenant, clientSecret: nil, registrationAccessToken: newToken),
                              headers: RegistrationController.noStore)

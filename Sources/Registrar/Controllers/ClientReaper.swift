@@ -55,7 +55,9 @@ struct ClientReaperService: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await reaper.runOnce()
+                RegistrarMetrics.reaperRan(succeeded: true)
             } catch {
+                RegistrarMetrics.reaperRan(succeeded: false)
                 reaper.logger.warning("reaper pass failed", metadata: ["error": .string(String(describing: error))])
             }
             do {

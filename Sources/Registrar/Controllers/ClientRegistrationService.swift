@@ -70,6 +70,7 @@ public struct ClientRegistrationService: Sendable {
                 details: ["reason": .string("max_clients"), "max_clients": .number(Double(policy.maxClients))]), tenantID: tenant.id)
             throw Self.quotaReached
         }
+        RegistrarMetrics.clientRegistered(via: origin.rawValue, tenant: tenant.slug)
         return (client, IssuedCredentials(clientSecret: clientSecret, registrationAccessToken: registrationAccessToken))
     }
 }

@@ -49,8 +49,10 @@ public struct Database: Sendable {
     public func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let (client, logger) = (client, logger)
         do {
-            return try await withDeadline(RequestExpiry.bounded(timeout), "database") {
-                try await client.query(query, logger: logger).collect()
+            return try await RegistrarMetrics.timeDatabase("query") {
+                try await withDeadline(RequestExpiry.bounded(timeout), "database") {
+                    try await client.query(query, logger: logger).collect()
+                }
             }
         } catch {
             throw DatabaseError(error)
@@ -60,9 +62,11 @@ public struct Database: Sendable {
     private func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let (client, logger) = (client, logger)
         do {
-            return try await withDeadline(RequestExpiry.bounded(timeout), "database") {
-                try await client.withTransaction(logger: logger) { connection in
-                    try await body(connection)
+            return try await RegistrarMetrics.timeDatabase("transaction") {
+                try await withDeadline(RequestExpiry.bounded(timeout), "database") {
+                    try await client.withTransaction(logger: logger) { connection in
+                        try await body(connection)
+                    }
                 }
             }
         } catch let error as PostgresTransactionError {

@@ -113,6 +113,7 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as OAuthError {
             return try error.response(from: request, context: context)
         } catch let error as RateLimitExceeded {
+            RegistrarMetrics.rateLimitRefused(error.name)
             var response = try OAuthError(.tooManyRequests, "too many requests; retry after \(error.retryAfterSeconds) s")
                 .response(from: request, context: context)
             response.headers.append(contentsOf: error.headers.filter { $0.name != .retryAfter })
@@ -150,6 +151,7 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as OAuthError {
             problem = error.problem
         } catch let error as RateLimitExceeded {
+            RegistrarMetrics.rateLimitRefused(error.name)
             var response = try Problem(.rateLimited, "too many requests; retry after \(error.retryAfterSeconds) s", retryAfter: error.retryAfterSeconds)
                 .response(from: request, context: context)
             response.headers.append(contentsOf: error.headers.filter { $0.name != .retryAfter })

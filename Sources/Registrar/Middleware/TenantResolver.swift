@@ -126,6 +126,7 @@ public struct TenantResolver: Sendable {
             }
         }
         guard let resolved, resolved.tenant.status == .active else { throw OAuthError.tenantNotFound }
+        RequestMetricsScope.noteTenant(resolved.tenant.slug)
         return resolved
     }
 

@@ -33,8 +33,11 @@ public struct AuditFilter: Sendable, Equatable {
     public init() {}
 }
 
-/// Reading the append-only audit log (writing happens inside each change's own transaction).
+/// Reading the append-only audit log (writing happens inside each change's own transaction),
+/// and appending the coalesced read events that no change carries.
 public protocol AuditRepository: Sendable {
+    /// Appends one event per entry, all of one tenant, in one statement.
+    func append(_ events: [AuditEvent], tenantID: UUID) async throws
     /// Newest first; `before` is the id the previous page ended at.
     func list(tenantID: UUID, filter: AuditFilter, before: Int64?, limit: Int) async throws -> Page<AuditRecord>
     /// Oldest first, after `after`, for streaming exports.
@@ -47,6 +50,25 @@ public struct PostgresAuditRepository: AuditRepository {
 
     public init(database: Database) {
         self.database = database
+    }
+
+    public func append(_ events: [AuditEvent], tenantID: UUID) async throws {
+        guard !events.isEmpty else { return }
+        let (actions, actorTypes) = (events.map(\.action), events.map(\.actorType.rawValue))
+        // Arrays carry no NULLs here: an absent value travels as '' and becomes NULL again below.
+        let (actors, clients) = (events.map { $0.actorID ?? "" }, events.map { $0.clientID ?? "" })
+        let (sources, requests) = (events.map { $0.sourceAddress ?? "" }, events.map { $0.requestID ?? "" })
+        let details = events.map { JSONValue.object($0.details).encodedString() }
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run("""
+                INSERT INTO audit_events (tenant_id, action, actor_type, actor_id, client_id, source_address, request_id, details)
+                SELECT \(tenantID), e.action, e.actor_type, NULLIF(e.actor_id, ''), NULLIF(e.client_id, ''),
+                       NULLIF(e.source_address, ''), NULLIF(e.request_id, ''), e.details::jsonb
+                FROM unnest(\(actions)::text[], \(actorTypes)::text[], \(actors)::text[], \(clients)::text[],
+                            \(sources)::text[], \(requests)::text[], \(details)::text[])
+                    AS e(action, actor_type, actor_id, client_id, source_address, request_id, details)
+                """, logger: logger)
+        }
     }
 
     static let columns = "SELECT event_id, occurred_at, action, actor_type, actor_id, client_id, source_address, request_id, details::text FROM audit_events WHERE "
