@@ -11,12 +11,7 @@ extension AdminController {
 
     @Sendable func listAudit(request: Request, context: AppRequestContext) async throws -> Response {
         let (_, record) = try await tenant(request, context, .read)
-        let (limit, cursorText) = try page(request)
-        var before: Int64?
-        if let cursorText {
-            guard let id = PostgresAuditRepository.decodeCursor(cursorText) else { throw Problem.invalid("cursor", "is not a cursor this API returned") }
-            before = id
-        }
+        let (limit, before) = try auditPage(request)
         let parameters = request.uri.queryParameters
         var filter = AuditFilter()
         filter.action = parameters["action"].map(String.init)

@@ -10,12 +10,7 @@ extension AdminController {
 
     @Sendable func listPlatformAudit(request: Request, context: AppRequestContext) async throws -> Response {
         _ = try await requirePlatform(request, context)
-        let (limit, cursorText) = try page(request)
-        var before: Int64?
-        if let cursorText {
-            guard let id = PostgresAuditRepository.decodeCursor(cursorText) else { throw Problem.invalid("cursor", "is not a cursor this API returned") }
-            before = id
-        }
+        let (limit, before) = try auditPage(request)
         let parameters = request.uri.queryParameters
         var filter = PlatformAuditFilter()
         filter.action = parameters["action"].map(String.init)

@@ -116,6 +116,15 @@ struct AdminController: Sendable {
         return (limit, parameters["cursor"].map(String.init))
     }
 
+    /// A page of an audit log: its size, and the event id the page starts below (both audit logs
+    /// page by event id, newest first).
+    func auditPage(_ request: Request) throws -> (limit: Int, before: Int64?) {
+        let (limit, cursorText) = try page(request)
+        guard let cursorText else { return (limit, nil) }
+        guard let id = PostgresAuditRepository.decodeCursor(cursorText) else { throw Problem.invalid("cursor", "is not a cursor this API returned") }
+        return (limit, id)
+    }
+
     func dateParameter(_ request: Request, _ name: String) throws -> Date? {
         guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
         guard let date = try? Date.ISO8601FormatStyle().parse(String(text)) else {
