@@ -99,7 +99,7 @@ extension AdminController {
         let (principal, record) = try await tenant(request, context, .write)
         var client = try await client(record, context)
         let audit = principal.actor(status == .disabled ? "client.disabled" : "client.enabled", context, clientID: client.clientID)
-        guard try await clients.setStatus(tenantID: record.tenant.id, clientID: client.clientID, status: status, audit: audit) else {
+        guard try await clients.setStatus(tenantID: record.tenant.id, clientID: client.clientID, status: status, at: now(), audit: audit) else {
             throw Problem.notFound
         }
         client.status = status

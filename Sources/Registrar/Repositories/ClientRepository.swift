@@ -32,8 +32,11 @@ public protocol ClientRepository: Sendable {
     func record(_ audit: AuditEvent, tenantID: UUID) async throws
     /// Newest first, keyset-paginated.
     func list(tenantID: UUID, filter: ClientFilter, after cursor: Cursor?, limit: Int) async throws -> Page<RegisteredClient>
-    /// Enables or disables a client; false when it does not exist.
-    func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, audit: AuditEvent) async throws -> Bool
+    /// Enables or disables a client; false when it does not exist. Either way the reaper's mark
+    /// is cleared: the reaper deletes only clients it disabled itself and that nobody touched
+    /// since, so an admin's decision is never undone or escalated (design §7). Enabling also
+    /// counts as a use, so that the client is not disabled again at the next pass.
+    func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, at now: Date, audit: AuditEvent) async throws -> Bool
     /// Records use, coalesced: at most one write a minute per client.
     func markUsed(tenantID: UUID, clientID: String, at now: Date) async throws
 }
@@ -51,6 +54,10 @@ public struct ClientFilter: Sendable, Equatable {
 }
 
 extension ClientRepository {
+    public func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, at now: Date, audit: AuditEvent) async throws -> Bool {
+        try await setStatus(tenantID: tenantID, clientID: clientID, status: status, at: Date(), audit: audit)
+    }
+
     public func insert(_ client: RegisteredClient, audit: AuditEvent) async throws {
         try await insert(client, audit: audit, consumingInitialAccessToken: nil, at: client.createdAt, maxClients: 0)
     }
@@ -211,10 +218,11 @@ public struct PostgresClientRepository: ClientRepository {
         return Page(items: items, nextCursor: rows.count > limit ? last?.encoded : nil)
     }
 
-    public func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, audit: AuditEvent) async throws -> Bool {
+    public func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, at now: Date, audit: AuditEvent) async throws -> Bool {
         try await database.withTenant(tenantID) { connection in
             let rows = try await connection.run("""
-                UPDATE clients SET status = \(status.rawValue), updated_at = now()
+                UPDATE clients SET status = \(status.rawValue), updated_at = \(now), reaped_at = NULL,
+                    last_used_at = CASE WHEN \(status.rawValue) = 'active' THEN \(now) ELSE last_used_at END
                 WHERE tenant_id = \(tenantID) AND client_id = \(clientID) RETURNING client_id
                 """, logger: logger)
             guard !rows.isEmpty else { return false }
