@@ -70,7 +70,8 @@ public struct RegistrationPolicy: Sendable, Equatable {
     /// Most dynamically registered clients the tenant may hold; 0 means no limit.
     public var maxClients = 0
     /// Identical public registrations from one source within this many seconds get the existing
-    /// client (with a fresh registration access token) instead of a new row; 0 turns it off.
+    /// client's id (without a registration access token: the client is shared) instead of a new
+    /// row; 0 turns it off.
     public var deduplicationWindowSeconds = 0
     /// Disable dynamically registered clients never used this many hours after registration; 0: never.
     public var reapNeverUsedAfterHours = 0
