@@ -182,3 +182,68 @@ struct AdminClientAuthenticationTests {
         }
     }
 }
+
+/// Failed authentications through the API count per client (and per end user when named), never
+/// against the platform's token endpoint that calls it.
+@Suite("Admin API: client authentication failures")
+struct AdminClientAuthenticationFailureTests {
+    static func tenant() async throws -> Tenant {
+        try await TestEnvironment.createTenant(policy: AbuseAndLifecycleTests.policy {
+            $0.rateLimits.failedAuthenticationsPerAddress = RateLimit(limit: 1, periodSeconds: 3600, burst: 3)
+        })
+    }
+
+    @Test("Admin API: bad secrets for one client through one token endpoint never refuse the tenant's other clients")
+    func failuresCountPerClient() async throws {
+        let tenant = try await Self.tenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        try await AdminFixture.run { server in
+            let service = AdminCaller(server, key: key)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let attacked = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("Attacked"))
+            let other = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("Other"))
+            var statuses: [Int] = []
+            for _ in 0..<6 {
+                statuses.append(try await service.post(path, ["client_id": .string(attacked.clientID), "client_secret": .string("rcs_wrong")]).status.code)
+            }
+            #expect(statuses.prefix(3).allSatisfy { $0 == 401 }, "\(statuses)")
+            #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
+            // The same caller, another client: unaffected.
+            let reply = try await service.post(path, ["client_id": .string(other.clientID), "client_secret": .string(try #require(other.clientSecret))])
+            #expect(reply.status == .ok, "\(reply.bodyText)")
+        }
+    }
+
+    @Test("Admin API: with end_user_address, failures also count per end user, and other end users keep authenticating")
+    func failuresCountPerEndUser() async throws {
+        let tenant = try await Self.tenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        try await AdminFixture.run { server in
+            let service = AdminCaller(server, key: key)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let clients = [try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("A")),
+                           try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("B")),
+                           try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("C"))]
+            let (guesser, honest) = ("203.0.113.7", "2001:db8::42")
+            // One wrong secret per client from one end user: no client reaches its own limit.
+            for client in clients {
+                let reply = try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string("rcs_wrong"),
+                                                          "end_user_address": .string(guesser)])
+                #expect(reply.status == .unauthorized)
+            }
+            let right: (AdminRegistration) throws -> [String: JSONValue] = { client in
+                ["client_id": .string(client.clientID), "client_secret": .string(try #require(client.clientSecret))]
+            }
+            var fromGuesser = try right(clients[0])
+            fromGuesser["end_user_address"] = .string(guesser)
+            #expect(try await service.post(path, fromGuesser).status == .tooManyRequests)
+            var fromHonest = try right(clients[0])
+            fromHonest["end_user_address"] = .string(honest)
+            #expect(try await service.post(path, fromHonest).status == .ok)
+            #expect(try await service.post(path, try right(clients[1])).status == .ok)
+
+            let bad = try await service.post(path, ["client_id": .string(clients[0].clientID), "end_user_address": .string("10.0.0.0/8")])
+            AdminProblem.expect(bad, .validation, field: "end_user_address")
+        }
+    }
+}

@@ -178,23 +178,40 @@ extension AdminController {
         return client
     }
 
+    /// Limiter keys of the authenticate API's failure counts. The caller is a platform's token
+    /// endpoint that speaks for all of the tenant's clients, so its own address says nothing about
+    /// who is guessing: failures count per client, and per end user when the caller names one.
+    static func authenticationFailureKeys(clientID: String, endUserAddress: String?) -> [String] {
+        ["failed-client:\(clientID)"] + (endUserAddress.map { ["failed-end-user:\($0)"] } ?? [])
+    }
+
     /// For a platform that keeps its own token endpoint: is this client, with this secret and this
     /// redirect URI, one we registered and enabled? Every "no" is the same 401.
     @Sendable func authenticateClient(request: Request, context: AppRequestContext) async throws -> Response {
         let (_, record) = try await tenant(request, context, .authenticateClients)
-        let body = try await body(request, allowed: ["client_id", "client_secret", "redirect_uri"])
+        let body = try await body(request, allowed: ["client_id", "client_secret", "redirect_uri", "end_user_address"])
         let clientID = try Self.string(body, "client_id", required: true, maxLength: 2000)!
         let secret = try Self.string(body, "client_secret", maxLength: 512)
         let redirect = try Self.string(body, "redirect_uri", maxLength: URIParser.maximumLength)
+        let endUserAddress = try Self.string(body, "end_user_address", maxLength: 64)
+        if let endUserAddress, endUserAddress.contains("/") || (try? IPRange(endUserAddress))?.isSingleAddress != true {
+            throw Problem.invalid("end_user_address", "must be an IPv4 or IPv6 address")
+        }
         let limits = record.tenant.policy.rateLimits
-        try await limiter.guardFailures(from: context.sourceAddress, tenantID: record.tenant.id, limit: limits.failedAuthenticationsPerAddress)
-        try await limiter.hit("authenticate_per_client", key: "authenticate:\(clientID)", tenantID: record.tenant.id, limit: limits.authenticatePerClient)
+        let tenantID = record.tenant.id
+        let failureKeys = Self.authenticationFailureKeys(clientID: clientID, endUserAddress: endUserAddress)
+        for key in failureKeys {
+            try await limiter.guardFailures(key: key, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)
+        }
+        try await limiter.hit("authenticate_per_client", key: "authenticate:\(clientID)", tenantID: tenantID, limit: limits.authenticatePerClient)
         let client: RegisteredClient
         do {
-            client = try await authenticatedClient(tenantID: record.tenant.id, clientID: clientID, secret: secret, redirect: redirect)
+            client = try await authenticatedClient(tenantID: tenantID, clientID: clientID, secret: secret, redirect: redirect)
         } catch let problem as Problem where problem.kind == .unauthorized {
-            await failures.record(tenantID: record.tenant.id, source: context.sourceAddress, limit: limits.failedAuthenticationsPerAddress,
-                                  credential: "client_secret", requestID: context.requestID)
+            for key in failureKeys {
+                await failures.record(tenantID: tenantID, key: key, source: endUserAddress, clientID: clientID,
+                                      limit: limits.failedAuthenticationsPerAddress, credential: "client_secret", requestID: context.requestID)
+            }
             throw problem
         }
         try await usage.recordUse(tenantID: record.tenant.id, clientID: client.clientID)

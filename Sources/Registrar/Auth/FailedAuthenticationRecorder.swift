@@ -15,8 +15,15 @@ public final class FailedAuthenticationRecorder: Sendable {
     }
 
     public func record(tenantID: UUID, source: String?, limit: RateLimit, credential: String, requestID: String?) async {
-        guard await limiter.recordFailure(from: source, tenantID: tenantID, limit: limit) else { return }
-        let key = "\(tenantID.uuidString)/\(source ?? "-")"
+        await record(tenantID: tenantID, key: "failed:\(source ?? "-")", source: source, limit: limit, credential: credential, requestID: requestID)
+    }
+
+    /// Counts a failure against `key` (a limiter key naming the subject: an address, a client),
+    /// auditing the burst once; `source` and `clientID` only describe it in the audit event.
+    public func record(tenantID: UUID, key subject: String, source: String?, clientID: String? = nil, limit: RateLimit,
+                       credential: String, requestID: String?) async {
+        guard await limiter.recordFailure(key: subject, tenantID: tenantID, limit: limit) else { return }
+        let key = "\(tenantID.uuidString)/\(subject)"
         let now = ContinuousClock.now
         let due = lastAudited.withLock { audited -> Bool in
             if let last = audited[key], now - last < .seconds(60) { return false }
@@ -26,7 +33,7 @@ public final class FailedAuthenticationRecorder: Sendable {
         }
         guard due else { return }
         try? await clients.record(AuditEvent(
-            action: "authentication.failures_exceeded", actorType: .anonymous, sourceAddress: source, requestID: requestID,
+            action: "authentication.failures_exceeded", actorType: .anonymous, clientID: clientID, sourceAddress: source, requestID: requestID,
             details: ["credential": .string(credential), "limit": limit.json]), tenantID: tenantID)
     }
 }

@@ -155,6 +155,9 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
         self.description = string
     }
 
+    /// A plain address rather than a range.
+    public var isSingleAddress: Bool { prefixLength == network.count * 8 }
+
     public func contains(_ address: String) -> Bool {
         guard let bytes = Self.bytes(address), bytes.count == network.count else { return false }
         var remaining = prefixLength

@@ -57,7 +57,12 @@ extension RateLimiter {
 
     /// Refuses an address that has failed to authenticate too often, before any hashing.
     func guardFailures(from address: String?, tenantID: UUID?, limit: RateLimit) async throws {
-        try await check("failed_authentications", key: "failed:\(address ?? "-")", tenantID: tenantID, limit: limit, consume: false)
+        try await guardFailures(key: "failed:\(address ?? "-")", tenantID: tenantID, limit: limit)
+    }
+
+    /// Refuses a subject (an address, a client) that has failed to authenticate too often.
+    func guardFailures(key: String, tenantID: UUID?, limit: RateLimit) async throws {
+        try await check("failed_authentications", key: key, tenantID: tenantID, limit: limit, consume: false)
     }
 
     /// Counts a failed authentication of `address`; never fails the request itself. Returns
@@ -65,7 +70,12 @@ extension RateLimiter {
     /// the next attempt from there will be refused before any hashing.
     @discardableResult
     func recordFailure(from address: String?, tenantID: UUID?, limit: RateLimit) async -> Bool {
-        let key = "failed:\(address ?? "-")"
+        await recordFailure(key: "failed:\(address ?? "-")", tenantID: tenantID, limit: limit)
+    }
+
+    /// Counts a failed authentication of a subject; true when it has now reached its limit.
+    @discardableResult
+    func recordFailure(key: String, tenantID: UUID?, limit: RateLimit) async -> Bool {
         do {
             try await check("failed_authentications", key: key, tenantID: tenantID, limit: limit, consume: true)
             try await check("failed_authentications", key: key, tenantID: tenantID, limit: limit, consume: false)
