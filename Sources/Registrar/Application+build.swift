@@ -16,6 +16,8 @@ public struct AppOverrides: Sendable {
     public var requestTimeout: Duration = .seconds(30)
     /// How long a tenant (and its policy) read for one request serves the next ones.
     public var tenantCacheLifetime: Duration = .seconds(5)
+    /// Counts the token verifications that reach argon2 (tests read it).
+    public var argon2Verifications = VerificationCounter()
     public init() {}
 }
 
@@ -50,7 +52,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
     }
     if let bootstrapKey = config.bootstrapKey {
         app.beforeServerStarts {
-            let created = try await AdminKeyService(hasher: hasher, keys: PostgresAdminKeyRepository(database: database)).bootstrap(bootstrapKey)
+            let created = try await AdminKeyService(hasher: hasher, keys: PostgresAdminKeyRepository(database: database),
+                                                    tags: try config.resolvedTokenTagKey()).bootstrap(bootstrapKey)
             if created { logger.notice("bootstrap platform key stored") }
         }
     }
@@ -69,8 +72,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let adminKeys = PostgresAdminKeyRepository(database: database)
     let resolver = TenantResolver(tenants: tenants, publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain,
                                   cache: TenantCache(lifetime: overrides.tenantCacheLifetime))
-    let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
-    let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache())
+    let tags = try config.resolvedTokenTagKey()
+    let registration = ClientRegistrationService(hasher: hasher, tags: tags, clients: clients, now: overrides.now)
+    let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache(), tags: tags, argon2Verifications: overrides.argon2Verifications)
     let intake = RegistrationIntake(now: overrides.now)
     let limiter: any RateLimiter = config.rateLimiting ? PostgresRateLimiter(database: database) : UnlimitedRateLimiter()
     let usage = UsageRecorder(clients: clients, now: overrides.now)
@@ -98,7 +102,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     AdminController(
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
-        tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, now: overrides.now),
+        tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, tags: tags, now: overrides.now),
         keys: adminKeys, audit: PostgresAuditRepository(database: database), hasher: hasher, verifier: verifier,
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)

@@ -35,11 +35,12 @@ struct AdminAuthenticator: Sendable {
         }
         guard let presented, let id = AdminKey.parse(presented),
               let key = try await keys.find(id: id), key.revokedAt == nil,
-              case .verified = try await verifier.verify(presented, against: key.secretHash)
+              case .verified(_, let untagged) = try await verifier.verify(presented, against: key.secretHash, tag: key.secretTag)
         else {
             await limiter.recordFailure(from: source, tenantID: nil, limit: Self.failures)
             throw Problem.unauthorized
         }
+        if untagged { try await keys.storeTag(key, tag: verifier.tags.tag(presented)) }
         try await keys.markUsed(key, at: now())
         return AdminPrincipal(key: key)
     }

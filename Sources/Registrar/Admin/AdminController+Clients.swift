@@ -122,13 +122,14 @@ extension AdminController {
             throw Problem(.conflict, "the client authenticates with \(found.metadata.tokenEndpointAuthMethod.rawValue) and has no secret")
         }
         let secret = SecretGenerator.clientSecret()
-        let hash = try await hasher.hash(secret)
+        let protected = try await verifier.protect(secret)
         let (now, lifetime) = (now(), record.tenant.policy.clientSecretLifetimeSeconds)
         let audit = principal.actor("client.secret_rotated", context, clientID: found.clientID)
         guard let client = try await clients.modify(tenantID: record.tenant.id, clientID: found.clientID, audit: { _ in audit }, { current in
             guard current.metadata.isConfidential else { throw Problem(.conflict, "the client no longer has a secret") }
             var updated = current
-            updated.clientSecretHash = hash
+            updated.clientSecretHash = protected.hash
+            updated.clientSecretTag = protected.tag
             updated.updatedAt = now
             updated.clientSecretExpiresAt = lifetime > 0 ? now.addingTimeInterval(TimeInterval(lifetime)) : nil
             return updated
@@ -146,13 +147,15 @@ extension AdminController {
         let (principal, record) = try await tenant(request, context, .write)
         let found = try await client(record, context)
         let token = SecretGenerator.registrationAccessToken()
-        let hash = try await hasher.hash(token)
+        let protected = try await verifier.protect(token)
         let now = now()
         let audit = principal.actor("client.registration_access_token_reissued", context, clientID: found.clientID)
         guard let client = try await clients.modify(tenantID: record.tenant.id, clientID: found.clientID, audit: { _ in audit }, { current in
             var updated = current
-            updated.registrationAccessTokenHash = hash
+            updated.registrationAccessTokenHash = protected.hash
+            updated.registrationAccessTokenTag = protected.tag
             updated.previousRegistrationAccessTokenHash = nil
+            updated.previousRegistrationAccessTokenTag = nil
             updated.previousRegistrationAccessTokenValidUntil = nil
             updated.updatedAt = now
             return updated
@@ -169,8 +172,11 @@ extension AdminController {
         guard let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active else { throw rejected }
         if client.metadata.isConfidential {
             guard let secret, let hash = client.clientSecretHash, client.clientSecretExpiresAt.map({ $0 > now() }) ?? true,
-                  case .verified = try await verifier.verify(secret, against: hash)
+                  case .verified(_, let untagged) = try await verifier.verify(secret, against: hash, tag: client.clientSecretTag)
             else { throw rejected }
+            if untagged {
+                try await clients.storeTag(tenantID: tenantID, clientID: clientID, .clientSecret, hash: hash, tag: verifier.tags.tag(secret))
+            }
         } else if secret != nil {
             throw rejected
         }

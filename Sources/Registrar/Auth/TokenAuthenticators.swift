@@ -25,10 +25,14 @@ struct InitialAccessTokenAuthenticator: Sendable {
         return Presented(token: token, secret: presented)
     }
 
-    /// The argon2 check, run once the request is known to be worth storing.
+    /// The pre-check and argon2 check, run once the request is known to be worth storing.
     func verify(_ presented: Presented) async throws {
-        guard case .verified = try await verifier.verify(presented.secret, against: presented.token.secretHash) else {
+        let token = presented.token
+        guard case .verified(_, let untagged) = try await verifier.verify(presented.secret, against: token.secretHash, tag: token.secretTag) else {
             throw OAuthError.invalidToken
+        }
+        if untagged {
+            try await tokens.storeTag(tenantID: token.tenantID, id: token.id, hash: token.secretHash, tag: verifier.tags.tag(presented.secret))
         }
     }
 }
@@ -77,15 +81,20 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
         guard let token = try BearerToken.from(request), BearerToken.isRegistrationAccessTokenShaped(token),
               let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active
         else { throw OAuthError.invalidToken }
-        switch try await verifier.verify(token, against: client.registrationAccessTokenHash) {
-        case .verified(let rehash):
+        switch try await verifier.verify(token, against: client.registrationAccessTokenHash, tag: client.registrationAccessTokenTag) {
+        case .verified(let rehash, let untagged):
             if rehash {
-                let fresh = try await verifier.hasher.hash(token)
+                let fresh = try await verifier.protect(token)
                 try await clients.rehashRegistrationAccessToken(tenantID: tenantID, clientID: clientID,
                                                                 from: client.registrationAccessTokenHash, to: fresh)
                 var rehashed = client
-                rehashed.registrationAccessTokenHash = fresh
-                return Authenticated(client: rehashed, matchedHash: fresh)
+                rehashed.registrationAccessTokenHash = fresh.hash
+                rehashed.registrationAccessTokenTag = fresh.tag
+                return Authenticated(client: rehashed, matchedHash: fresh.hash)
+            }
+            if untagged {
+                try await clients.storeTag(tenantID: tenantID, clientID: clientID, .registrationAccessToken,
+                                           hash: client.registrationAccessTokenHash, tag: verifier.tags.tag(token))
             }
             return Authenticated(client: client, matchedHash: client.registrationAccessTokenHash)
         case .mismatch:
@@ -93,7 +102,11 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
             // short grace so that a client that lost the response is not locked out.
             if let previous = client.previousRegistrationAccessTokenHash,
                let validUntil = client.previousRegistrationAccessTokenValidUntil, validUntil > now(),
-               case .verified = try await verifier.verify(token, against: previous) {
+               case .verified(_, let untagged) = try await verifier.verify(token, against: previous, tag: client.previousRegistrationAccessTokenTag) {
+                if untagged {
+                    try await clients.storeTag(tenantID: tenantID, clientID: clientID, .previousRegistrationAccessToken,
+                                               hash: previous, tag: verifier.tags.tag(token))
+                }
                 return Authenticated(client: client, matchedHash: previous)
             }
             throw OAuthError.invalidToken

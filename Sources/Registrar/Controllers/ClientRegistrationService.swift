@@ -5,6 +5,8 @@ import Logging
 /// registration and (later) the admin API, so both produce the same kind of client.
 public struct ClientRegistrationService: Sendable {
     let hasher: Argon2Hasher
+    /// Every issued token is stored with its pre-check tag (design §4).
+    let tags: TokenTagKey
     let clients: any ClientRepository
     let now: @Sendable () -> Date
 
@@ -55,6 +57,8 @@ public struct ClientRegistrationService: Sendable {
             registrationAccessTokenHash: hashes.rat, registeredVia: origin, initialAccessTokenID: initialAccessTokenID,
             sourceAddress: requester.sourceAddress, createdAt: issuedAt, softwareStatement: softwareStatement)
         var stored = client
+        stored.registrationAccessTokenTag = tags.tag(registrationAccessToken)
+        stored.clientSecretTag = clientSecret.map(tags.tag)
         stored.dedupKey = dedupKey
         let audit = AuditEvent(
             action: "client.registered", actorType: requester.actorType, actorID: requester.actorID, clientID: clientID,
