@@ -247,3 +247,91 @@ struct AdminClientAuthenticationFailureTests {
         }
     }
 }
+
+/// RFC 7523: a `private_key_jwt` client is vouched for only with a valid client assertion.
+@Suite("Admin API: client assertions")
+struct AdminClientAssertionTests {
+    static let type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+    /// A private_key_jwt client whose jwks is `keys`' public key.
+    static func register(_ server: TestServer, _ tenant: Tenant, keys: StatementIssuer) async throws -> String {
+        let reply = try await AdminFixture.tryRegister(server, tenant, [
+            "client_name": .string("Key client"), "redirect_uris": .array([.string(AdminFixture.trustedRedirect)]),
+            "token_endpoint_auth_method": .string("private_key_jwt"), "jwks": keys.jwks,
+        ])
+        try #require(reply.status == .created, "\(reply.bodyText)")
+        return try #require(reply.object["client_id"]?.stringValue)
+    }
+
+    static func claims(_ clientID: String, audience: String, exp: TimeInterval = Date().timeIntervalSince1970 + 120,
+                       jti: String = UUID().uuidString) -> [String: JSONValue] {
+        ["iss": .string(clientID), "sub": .string(clientID), "aud": .string(audience), "exp": .number(exp.rounded(.down)), "jti": .string(jti)]
+    }
+
+    @Test("RFC 7523 §3: a private_key_jwt client with only its client_id is refused; a valid assertion → 200 once, its replay → 401")
+    func assertionRequiredAndReplayRefused() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        try await AdminFixture.run { server in
+            let service = AdminCaller(server, key: key)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let keys = StatementIssuer()
+            let clientID = try await Self.register(server, tenant, keys: keys)
+            let issuer = "http://localhost/t/\(tenant.slug)"
+
+            AdminClientAuthenticationTests.expectRejected(try await service.post(path, ["client_id": .string(clientID)]))
+
+            let assertion = try await keys.sign(Self.claims(clientID, audience: issuer))
+            let body: [String: JSONValue] = ["client_id": .string(clientID), "client_assertion": .string(assertion),
+                                             "client_assertion_type": .string(Self.type)]
+            let accepted = try await service.post(path, body)
+            #expect(accepted.status == .ok, "\(accepted.bodyText)")
+            #expect(accepted.object["active"] == .bool(true))
+            AdminClientAuthenticationTests.expectRejected(try await service.post(path, body))
+
+            // The token endpoint is an accepted audience too.
+            let toToken = try await keys.sign(Self.claims(clientID, audience: issuer + "/token"))
+            #expect(try await service.post(path, ["client_id": .string(clientID), "client_assertion": .string(toToken),
+                                                  "client_assertion_type": .string(Self.type)]).status == .ok)
+        }
+    }
+
+    @Test("RFC 7523 §3: assertions with a wrong key, iss, sub, aud, type, a missing or far exp, or no jti → 401")
+    func badAssertionsRefused() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        try await AdminFixture.run { server in
+            let service = AdminCaller(server, key: key)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let keys = StatementIssuer()
+            let clientID = try await Self.register(server, tenant, keys: keys)
+            let issuer = "http://localhost/t/\(tenant.slug)"
+            let now = Date().timeIntervalSince1970
+            var cases: [(String, String, String)] = []
+            func add(_ name: String, _ claims: [String: JSONValue], signer: StatementIssuer? = nil, type: String = Self.type) async throws {
+                cases.append((name, try await (signer ?? keys).sign(claims), type))
+            }
+            try await add("another key", Self.claims(clientID, audience: issuer), signer: StatementIssuer())
+            var claims = Self.claims(clientID, audience: issuer); claims["iss"] = .string("someone-else")
+            try await add("iss", claims)
+            claims = Self.claims(clientID, audience: issuer); claims["sub"] = .string("someone-else")
+            try await add("sub", claims)
+            try await add("aud", Self.claims(clientID, audience: "https://elsewhere.example"))
+            claims = Self.claims(clientID, audience: issuer); claims["exp"] = nil
+            try await add("no exp", claims)
+            try await add("expired", Self.claims(clientID, audience: issuer, exp: now - 600))
+            try await add("exp too far", Self.claims(clientID, audience: issuer, exp: now + 3600))
+            claims = Self.claims(clientID, audience: issuer); claims["jti"] = nil
+            try await add("no jti", claims)
+            try await add("type", Self.claims(clientID, audience: issuer), type: "urn:other")
+            cases.append(("HS256 keyed with the public jwks", try await keys.signHS256(Self.claims(clientID, audience: issuer)), Self.type))
+            for (name, assertion, type) in cases {
+                let reply = try await service.post(path, ["client_id": .string(clientID), "client_assertion": .string(assertion),
+                                                          "client_assertion_type": .string(type)])
+                #expect(reply.status == .unauthorized, "\(name): \(reply.bodyText)")
+            }
+            // A secret instead of an assertion is refused as well.
+            AdminClientAuthenticationTests.expectRejected(try await service.post(path, ["client_id": .string(clientID), "client_secret": .string("x")]))
+        }
+    }
+}

@@ -167,10 +167,27 @@ extension AdminController {
         ]), headers: [.cacheControl: "no-store"])
     }
 
-    func authenticatedClient(tenantID: UUID, clientID: String, secret: String?, redirect: String?) async throws -> RegisteredClient {
+    /// A presented RFC 7523 client assertion (`client_assertion` + `client_assertion_type`).
+    struct PresentedAssertion: Sendable {
+        let assertion: String
+        let type: String?
+    }
+
+    func authenticatedClient(tenantID: UUID, clientID: String, secret: String?, redirect: String?,
+                             assertion: PresentedAssertion? = nil, audiences: Set<String> = []) async throws -> RegisteredClient {
         let rejected = Problem(.unauthorized, "the client could not be authenticated")
         guard let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active else { throw rejected }
-        if client.metadata.isConfidential {
+        if client.metadata.tokenEndpointAuthMethod == .privateKeyJWT {
+            // RFC 7523 §2.2: the client proves itself with a signed assertion, never by its id alone.
+            guard secret == nil, let assertion, assertion.type == ClientAssertionVerifier.assertionType else { throw rejected }
+            do {
+                try await assertions.verify(assertion.assertion, for: client, audiences: audiences, now: now())
+            } catch is ClientAssertionVerifier.Rejected {
+                throw rejected
+            }
+        } else if assertion != nil {
+            throw rejected
+        } else if client.metadata.isConfidential {
             guard let secret, let hash = client.clientSecretHash, client.clientSecretExpiresAt.map({ $0 > now() }) ?? true,
                   case .verified(_, let untagged) = try await verifier.verify(secret, against: hash, tag: client.clientSecretTag)
             else { throw rejected }
@@ -195,11 +212,15 @@ extension AdminController {
     /// redirect URI, one we registered and enabled? Every "no" is the same 401.
     @Sendable func authenticateClient(request: Request, context: AppRequestContext) async throws -> Response {
         let (_, record) = try await tenant(request, context, .authenticateClients)
-        let body = try await body(request, allowed: ["client_id", "client_secret", "redirect_uri", "end_user_address"])
+        let body = try await body(request, allowed: ["client_id", "client_secret", "redirect_uri", "end_user_address",
+                                                     "client_assertion", "client_assertion_type"])
         let clientID = try Self.string(body, "client_id", required: true, maxLength: 2000)!
         let secret = try Self.string(body, "client_secret", maxLength: 512)
         let redirect = try Self.string(body, "redirect_uri", maxLength: URIParser.maximumLength)
         let endUserAddress = try Self.string(body, "end_user_address", maxLength: 64)
+        let assertion = try Self.string(body, "client_assertion", maxLength: 16_384).map {
+            PresentedAssertion(assertion: $0, type: try Self.string(body, "client_assertion_type", maxLength: 200))
+        }
         if let endUserAddress, endUserAddress.contains("/") || (try? IPRange(endUserAddress))?.isSingleAddress != true {
             throw Problem.invalid("end_user_address", "must be an IPv4 or IPv6 address")
         }
@@ -212,7 +233,10 @@ extension AdminController {
         try await limiter.hit("authenticate_per_client", key: "authenticate:\(clientID)", tenantID: tenantID, limit: limits.authenticatePerClient)
         let client: RegisteredClient
         do {
-            client = try await authenticatedClient(tenantID: tenantID, clientID: clientID, secret: secret, redirect: redirect)
+            // RFC 7523 §3 item 3: `aud` is the tenant's issuer or its token endpoint.
+            let issuer = resolved(record).issuer
+            client = try await authenticatedClient(tenantID: tenantID, clientID: clientID, secret: secret, redirect: redirect,
+                                                   assertion: assertion, audiences: [issuer, issuer + "/token"])
         } catch let problem as Problem where problem.kind == .unauthorized {
             for key in failureKeys {
                 await failures.record(tenantID: tenantID, key: key, source: endUserAddress, clientID: clientID,

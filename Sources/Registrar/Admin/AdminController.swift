@@ -20,6 +20,8 @@ struct AdminController: Sendable {
     let usage: UsageRecorder
     let failures: FailedAuthenticationRecorder
     let reaper: any ClientReaperRepository
+    /// RFC 7523 client assertions, for `private_key_jwt` clients of the authenticate API.
+    let assertions: ClientAssertionVerifier
     let openAPIDocument: String?
     let maximumBodyBytes: Int
     let now: @Sendable () -> Date
