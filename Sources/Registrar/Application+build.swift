@@ -61,7 +61,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
 }
 
 func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOverrides) throws -> AppComponents {
-    let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections),
+    let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections,
+                                                                                       statementTimeout: overrides.databaseTimeout),
                                   backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout)
     let migrator = try Migrator(directory: config.sqlDirectory)
@@ -112,7 +113,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
 }
 
 extension DatabaseURL {
-    func clientConfiguration(maximumConnections: Int) -> PostgresClient.Configuration {
+    /// `statementTimeout`: the session default of every pooled connection, so that a single
+    /// statement outside a transaction is bounded by PostgreSQL too (transactions set their own).
+    func clientConfiguration(maximumConnections: Int, statementTimeout: Duration? = nil) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS = switch self.tls {
         case .disable: .disable
         case .prefer: .prefer(.makeClientConfiguration())
@@ -121,6 +124,9 @@ extension DatabaseURL {
         var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
+        if let statementTimeout {
+            configuration.options.additionalStartupParameters.append(("statement_timeout", Database.statementTimeout(statementTimeout)))
+        }
         return configuration
     }
 }

@@ -66,7 +66,15 @@ public struct ClientRegistrationService: Sendable {
             details: ["registered_via": .string(origin.rawValue), "client_name": metadata.clientName.map(JSONValue.string) ?? .null]
                 .filter { $0.value != .null })
         do {
-            try await clients.insert(stored, audit: audit, consumingInitialAccessToken: initialAccessTokenID, at: issuedAt, maxClients: policy.maxClients)
+            // The commit point is shielded from the request's cancellation: once the insert runs
+            // it finishes (bounded by the database timeout and statement_timeout), and what it
+            // committed is answered, so credentials are never stored unseen and a single-use
+            // initial access token is never burned for nothing.
+            let clients = clients
+            let maxClients = policy.maxClients
+            try await Task {
+                try await clients.insert(stored, audit: audit, consumingInitialAccessToken: initialAccessTokenID, at: issuedAt, maxClients: maxClients)
+            }.value
         } catch ClientRepositoryError.initialAccessTokenUnusable {
             // Revoked, expired or used up since it was checked (a concurrent registration took the last use).
             throw OAuthError.invalidToken
