@@ -21,6 +21,8 @@ public struct AppOverrides: Sendable {
     public var tenantCacheLifetime: Duration = .seconds(5)
     /// How often coalesced read audit events are written (at most a minute: one event per client per minute).
     public var readAuditFlushInterval: Duration = .seconds(60)
+    /// Counts the token verifications that reach argon2 (tests read it).
+    public var argon2Verifications = VerificationCounter()
     public init() {}
 }
 
@@ -67,7 +69,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
     }
     if let bootstrapKey = config.bootstrapKey {
         app.beforeServerStarts {
-            let created = try await AdminKeyService(hasher: hasher, keys: PostgresAdminKeyRepository(database: database)).bootstrap(bootstrapKey)
+            let created = try await AdminKeyService(hasher: hasher, keys: PostgresAdminKeyRepository(database: database),
+                                                    tags: try config.resolvedTokenTagKey()).bootstrap(bootstrapKey)
             if created { logger.notice("bootstrap platform key stored") }
         }
     }
@@ -77,7 +80,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
 func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOverrides) throws -> AppComponents {
     // Before any component is made, so that the metrics they make land in the exported registry.
     RegistrarMetrics.bootstrap()
-    let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections),
+    let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections,
+                                                                                       statementTimeout: overrides.databaseTimeout),
                                   backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout)
     let migrator = try Migrator(directory: config.sqlDirectory)
@@ -92,8 +96,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let resolver = TenantResolver(tenants: tenants, publicBaseURL: config.publicBaseURL, baseDomain: config.baseDomain,
                                   cache: TenantCache(lifetime: overrides.tenantCacheLifetime),
                                   limiter: limiter, lookupLimit: platformLimits.tenantLookupsPerAddress)
-    let registration = ClientRegistrationService(hasher: hasher, clients: clients, now: overrides.now)
-    let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache())
+    let tags = try config.resolvedTokenTagKey()
+    let registration = ClientRegistrationService(hasher: hasher, tags: tags, clients: clients, now: overrides.now)
+    let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache(), tags: tags, argon2Verifications: overrides.argon2Verifications)
     let intake = RegistrationIntake(now: overrides.now)
     let usage = UsageRecorder(clients: clients, now: overrides.now)
     let failures = FailedAuthenticationRecorder(limiter: limiter, clients: clients, platform: platformLimits)
@@ -150,10 +155,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     AdminController(
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
-        tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, now: overrides.now),
+        tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, tags: tags, now: overrides.now),
         keys: adminKeys, audit: PostgresAuditRepository(database: database),
         platformAudit: PostgresPlatformAuditRepository(database: database), hasher: hasher, verifier: verifier,
-        resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository, openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository,
+        assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
@@ -162,7 +168,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
 }
 
 extension DatabaseURL {
-    func clientConfiguration(maximumConnections: Int) -> PostgresClient.Configuration {
+    /// `statementTimeout`: the session default of every pooled connection, so that a single
+    /// statement outside a transaction is bounded by PostgreSQL too (transactions set their own).
+    func clientConfiguration(maximumConnections: Int, statementTimeout: Duration? = nil) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS = switch self.tls {
         case .disable: .disable
         case .prefer: .prefer(.makeClientConfiguration())
@@ -171,6 +179,9 @@ extension DatabaseURL {
         var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
+        if let statementTimeout {
+            configuration.options.additionalStartupParameters.append(("statement_timeout", Database.statementTimeout(statementTimeout)))
+        }
         return configuration
     }
 }

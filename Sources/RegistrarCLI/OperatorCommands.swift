@@ -157,7 +157,7 @@ struct ClientCommand: AsyncParsableCommand {
         audit.clientID = clientID
         let event = audit
         let changed = try await withTenant(tenant, database) { tenant, database in
-            try await PostgresClientRepository(database: database).setStatus(tenantID: tenant.id, clientID: clientID, status: status, audit: event)
+            try await PostgresClientRepository(database: database).setStatus(tenantID: tenant.id, clientID: clientID, status: status, at: Date(), audit: event)
         }
         guard changed else { throw CLIError("no client \(clientID) in \(tenant)") }
         print("\(clientID) is \(status.rawValue)")

@@ -121,6 +121,7 @@ struct Serve: AsyncParsableCommand {
             sqlDirectory: database.resolvedSQLDirectory,
             openAPIFile: openAPIFile ?? Environment.string("REGISTRAR_OPENAPI_FILE") ?? RegistrarConfig.locateOpenAPIFile(),
             bootstrapKey: Environment.string("REGISTRAR_BOOTSTRAP_KEY"))
+        config.tokenTagKey = try Environment.string("REGISTRAR_TOKEN_TAG_KEY").map(TokenTagKey.init(base64URL:))
         config.rateLimiting = !(noRateLimits || Environment.string("REGISTRAR_RATE_LIMITS")?.lowercased() == "off")
         config.reaperInterval = reaperSeconds > 0 ? .seconds(reaperSeconds) : nil
         var platform = PlatformRateLimits()

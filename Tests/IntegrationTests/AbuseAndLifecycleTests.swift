@@ -145,15 +145,39 @@ struct AbuseAndLifecycleTests {
             let second = try await server.postJSON("/t/\(tenant.slug)/register", samePortless).object
             #expect(first["client_id"] != nil)
             #expect(second["client_id"] == first["client_id"])
-            #expect(second["registration_access_token"] != first["registration_access_token"])
-            let clientID = try #require(second["client_id"]?.stringValue)
-            let token = try #require(second["registration_access_token"]?.stringValue)
-            let read = try await server.get("/t/\(tenant.slug)/register/\(clientID)", headers: [.authorization: "Bearer \(token)"])
-            #expect(read.status == .ok)
             let different = try await server.postJSON("/t/\(tenant.slug)/register", Self.body.replacingOccurrences(of: "(flood)", with: "(other)")).object
             #expect(different["client_id"] != first["client_id"])
         }
         #expect(try await Self.count("SELECT count(*)::integer FROM clients", tenant: tenant) == 2)
+    }
+
+    @Test("Design §7: a deduplicated registration gets the shared client's id without RFC 7592 credentials; the first holder keeps managing it")
+    func deduplicationNeverHandsOverManagement() async throws {
+        let tenant = try await TestEnvironment.createTenant(policy: Self.policy { $0.deduplicationWindowSeconds = 3600 })
+        try await TestServer.run { server in
+            // Two people behind one NAT send the same metadata.
+            let first = try await server.postJSON("/t/\(tenant.slug)/register", Self.body)
+            let second = try await server.postJSON("/t/\(tenant.slug)/register", Self.body)
+            #expect(first.status == .created)
+            #expect(second.status == .created)
+            let clientID = try #require(first.object["client_id"]?.stringValue)
+            let firstToken = try #require(first.object["registration_access_token"]?.stringValue)
+            #expect(first.object["registration_client_uri"] != nil)
+
+            // The second person's view: the client's id, nothing to manage it with.
+            #expect(second.object["client_id"]?.stringValue == clientID)
+            #expect(second.object["registration_access_token"] == nil)
+            #expect(second.object["registration_client_uri"] == nil)
+            #expect(second.object["redirect_uris"] != nil)
+            expectNoEmptyValues(second.json ?? .null)
+
+            // The first person's view: the token still works, and was never rotated out.
+            let read = try await server.get("/t/\(tenant.slug)/register/\(clientID)", headers: [.authorization: "Bearer \(firstToken)"])
+            #expect(read.status == .ok, "\(read.bodyText)")
+            #expect(try await Stored.client(tenant, clientID)?.previousRegistrationAccessTokenHash == nil)
+        }
+        #expect(try await Self.count("SELECT count(*)::integer FROM clients", tenant: tenant) == 1)
+        #expect(try await Self.count("SELECT count(*)::integer FROM audit_events WHERE action = 'client.deduplicated'", tenant: tenant) == 1)
     }
 
     @Test("Design §7: with deduplication off (the default), identical registrations create separate clients")

@@ -182,3 +182,156 @@ struct AdminClientAuthenticationTests {
         }
     }
 }
+
+/// Failed authentications through the API count per client (and per end user when named), never
+/// against the platform's token endpoint that calls it.
+@Suite("Admin API: client authentication failures")
+struct AdminClientAuthenticationFailureTests {
+    static func tenant() async throws -> Tenant {
+        try await TestEnvironment.createTenant(policy: AbuseAndLifecycleTests.policy {
+            $0.rateLimits.failedAuthenticationsPerAddress = RateLimit(limit: 1, periodSeconds: 3600, burst: 3)
+        })
+    }
+
+    @Test("Admin API: bad secrets for one client through one token endpoint never refuse the tenant's other clients")
+    func failuresCountPerClient() async throws {
+        let tenant = try await Self.tenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        try await AdminFixture.run { server in
+            let service = AdminCaller(server, key: key)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let attacked = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("Attacked"))
+            let other = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("Other"))
+            var statuses: [Int] = []
+            for _ in 0..<6 {
+                statuses.append(try await service.post(path, ["client_id": .string(attacked.clientID), "client_secret": .string("rcs_wrong")]).status.code)
+            }
+            #expect(statuses.prefix(3).allSatisfy { $0 == 401 }, "\(statuses)")
+            #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
+            // The same caller, another client: unaffected.
+            let reply = try await service.post(path, ["client_id": .string(other.clientID), "client_secret": .string(try #require(other.clientSecret))])
+            #expect(reply.status == .ok, "\(reply.bodyText)")
+        }
+    }
+
+    @Test("Admin API: with end_user_address, failures also count per end user, and other end users keep authenticating")
+    func failuresCountPerEndUser() async throws {
+        let tenant = try await Self.tenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        try await AdminFixture.run { server in
+            let service = AdminCaller(server, key: key)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let clients = [try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("A")),
+                           try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("B")),
+                           try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient("C"))]
+            let (guesser, honest) = ("203.0.113.7", "2001:db8::42")
+            // One wrong secret per client from one end user: no client reaches its own limit.
+            for client in clients {
+                let reply = try await service.post(path, ["client_id": .string(client.clientID), "client_secret": .string("rcs_wrong"),
+                                                          "end_user_address": .string(guesser)])
+                #expect(reply.status == .unauthorized)
+            }
+            let right: (AdminRegistration) throws -> [String: JSONValue] = { client in
+                ["client_id": .string(client.clientID), "client_secret": .string(try #require(client.clientSecret))]
+            }
+            var fromGuesser = try right(clients[0])
+            fromGuesser["end_user_address"] = .string(guesser)
+            #expect(try await service.post(path, fromGuesser).status == .tooManyRequests)
+            var fromHonest = try right(clients[0])
+            fromHonest["end_user_address"] = .string(honest)
+            #expect(try await service.post(path, fromHonest).status == .ok)
+            #expect(try await service.post(path, try right(clients[1])).status == .ok)
+
+            let bad = try await service.post(path, ["client_id": .string(clients[0].clientID), "end_user_address": .string("10.0.0.0/8")])
+            AdminProblem.expect(bad, .validation, field: "end_user_address")
+        }
+    }
+}
+
+/// RFC 7523: a `private_key_jwt` client is vouched for only with a valid client assertion.
+@Suite("Admin API: client assertions")
+struct AdminClientAssertionTests {
+    static let type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+    /// A private_key_jwt client whose jwks is `keys`' public key.
+    static func register(_ server: TestServer, _ tenant: Tenant, keys: StatementIssuer) async throws -> String {
+        let reply = try await AdminFixture.tryRegister(server, tenant, [
+            "client_name": .string("Key client"), "redirect_uris": .array([.string(AdminFixture.trustedRedirect)]),
+            "token_endpoint_auth_method": .string("private_key_jwt"), "jwks": keys.jwks,
+        ])
+        try #require(reply.status == .created, "\(reply.bodyText)")
+        return try #require(reply.object["client_id"]?.stringValue)
+    }
+
+    static func claims(_ clientID: String, audience: String, exp: TimeInterval = Date().timeIntervalSince1970 + 120,
+                       jti: String = UUID().uuidString) -> [String: JSONValue] {
+        ["iss": .string(clientID), "sub": .string(clientID), "aud": .string(audience), "exp": .number(exp.rounded(.down)), "jti": .string(jti)]
+    }
+
+    @Test("RFC 7523 §3: a private_key_jwt client with only its client_id is refused; a valid assertion → 200 once, its replay → 401")
+    func assertionRequiredAndReplayRefused() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        try await AdminFixture.run { server in
+            let service = AdminCaller(server, key: key)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let keys = StatementIssuer()
+            let clientID = try await Self.register(server, tenant, keys: keys)
+            let issuer = "http://localhost/t/\(tenant.slug)"
+
+            AdminClientAuthenticationTests.expectRejected(try await service.post(path, ["client_id": .string(clientID)]))
+
+            let assertion = try await keys.sign(Self.claims(clientID, audience: issuer))
+            let body: [String: JSONValue] = ["client_id": .string(clientID), "client_assertion": .string(assertion),
+                                             "client_assertion_type": .string(Self.type)]
+            let accepted = try await service.post(path, body)
+            #expect(accepted.status == .ok, "\(accepted.bodyText)")
+            #expect(accepted.object["active"] == .bool(true))
+            AdminClientAuthenticationTests.expectRejected(try await service.post(path, body))
+
+            // The token endpoint is an accepted audience too.
+            let toToken = try await keys.sign(Self.claims(clientID, audience: issuer + "/token"))
+            #expect(try await service.post(path, ["client_id": .string(clientID), "client_assertion": .string(toToken),
+                                                  "client_assertion_type": .string(Self.type)]).status == .ok)
+        }
+    }
+
+    @Test("RFC 7523 §3: assertions with a wrong key, iss, sub, aud, type, a missing or far exp, or no jti → 401")
+    func badAssertionsRefused() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        let key = try await AdminFixture.key(.service, for: tenant)
+        try await AdminFixture.run { server in
+            let service = AdminCaller(server, key: key)
+            let path = "/tenants/\(tenant.slug)/clients/authenticate"
+            let keys = StatementIssuer()
+            let clientID = try await Self.register(server, tenant, keys: keys)
+            let issuer = "http://localhost/t/\(tenant.slug)"
+            let now = Date().timeIntervalSince1970
+            var cases: [(String, String, String)] = []
+            func add(_ name: String, _ claims: [String: JSONValue], signer: StatementIssuer? = nil, type: String = Self.type) async throws {
+                cases.append((name, try await (signer ?? keys).sign(claims), type))
+            }
+            try await add("another key", Self.claims(clientID, audience: issuer), signer: StatementIssuer())
+            var claims = Self.claims(clientID, audience: issuer); claims["iss"] = .string("someone-else")
+            try await add("iss", claims)
+            claims = Self.claims(clientID, audience: issuer); claims["sub"] = .string("someone-else")
+            try await add("sub", claims)
+            try await add("aud", Self.claims(clientID, audience: "https://elsewhere.example"))
+            claims = Self.claims(clientID, audience: issuer); claims["exp"] = nil
+            try await add("no exp", claims)
+            try await add("expired", Self.claims(clientID, audience: issuer, exp: now - 600))
+            try await add("exp too far", Self.claims(clientID, audience: issuer, exp: now + 3600))
+            claims = Self.claims(clientID, audience: issuer); claims["jti"] = nil
+            try await add("no jti", claims)
+            try await add("type", Self.claims(clientID, audience: issuer), type: "urn:other")
+            cases.append(("HS256 keyed with the public jwks", try await keys.signHS256(Self.claims(clientID, audience: issuer)), Self.type))
+            for (name, assertion, type) in cases {
+                let reply = try await service.post(path, ["client_id": .string(clientID), "client_assertion": .string(assertion),
+                                                          "client_assertion_type": .string(type)])
+                #expect(reply.status == .unauthorized, "\(name): \(reply.bodyText)")
+            }
+            // A secret instead of an assertion is refused as well.
+            AdminClientAuthenticationTests.expectRejected(try await service.post(path, ["client_id": .string(clientID), "client_secret": .string("x")]))
+        }
+    }
+}

@@ -41,11 +41,12 @@ struct AdminAuthenticator: Sendable {
         try await limiter.check(checks)
         guard let presented, let id, let budget,
               let key = try await keys.find(id: id), key.revokedAt == nil,
-              case .verified = try await verifier.verify(presented, against: key.secretHash)
+              case .verified(_, let untagged) = try await verifier.verify(presented, against: key.secretHash, tag: key.secretTag)
         else {
             await limiter.recordFailure(from: failureAddress, tenantID: nil, limit: Self.failures)
             throw Problem.unauthorized
         }
+        if untagged { try await keys.storeTag(key, tag: verifier.tags.tag(presented)) }
         try await limiter.check([budget])
         try await keys.markUsed(key, at: now())
         return AdminPrincipal(key: key)

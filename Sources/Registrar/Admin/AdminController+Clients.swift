@@ -99,7 +99,7 @@ extension AdminController {
         let (principal, record) = try await tenant(request, context, .write)
         var client = try await client(record, context)
         let audit = principal.actor(status == .disabled ? "client.disabled" : "client.enabled", context, clientID: client.clientID)
-        guard try await clients.setStatus(tenantID: record.tenant.id, clientID: client.clientID, status: status, audit: audit) else {
+        guard try await clients.setStatus(tenantID: record.tenant.id, clientID: client.clientID, status: status, at: now(), audit: audit) else {
             throw Problem.notFound
         }
         client.status = status
@@ -122,13 +122,14 @@ extension AdminController {
             throw Problem(.conflict, "the client authenticates with \(found.metadata.tokenEndpointAuthMethod.rawValue) and has no secret")
         }
         let secret = SecretGenerator.clientSecret()
-        let hash = try await hasher.hash(secret)
+        let protected = try await verifier.protect(secret)
         let (now, lifetime) = (now(), record.tenant.policy.clientSecretLifetimeSeconds)
         let audit = principal.actor("client.secret_rotated", context, clientID: found.clientID)
         guard let client = try await clients.modify(tenantID: record.tenant.id, clientID: found.clientID, audit: { _ in audit }, { current in
             guard current.metadata.isConfidential else { throw Problem(.conflict, "the client no longer has a secret") }
             var updated = current
-            updated.clientSecretHash = hash
+            updated.clientSecretHash = protected.hash
+            updated.clientSecretTag = protected.tag
             updated.updatedAt = now
             updated.clientSecretExpiresAt = lifetime > 0 ? now.addingTimeInterval(TimeInterval(lifetime)) : nil
             return updated
@@ -146,13 +147,15 @@ extension AdminController {
         let (principal, record) = try await tenant(request, context, .write)
         let found = try await client(record, context)
         let token = SecretGenerator.registrationAccessToken()
-        let hash = try await hasher.hash(token)
+        let protected = try await verifier.protect(token)
         let now = now()
         let audit = principal.actor("client.registration_access_token_reissued", context, clientID: found.clientID)
         guard let client = try await clients.modify(tenantID: record.tenant.id, clientID: found.clientID, audit: { _ in audit }, { current in
             var updated = current
-            updated.registrationAccessTokenHash = hash
+            updated.registrationAccessTokenHash = protected.hash
+            updated.registrationAccessTokenTag = protected.tag
             updated.previousRegistrationAccessTokenHash = nil
+            updated.previousRegistrationAccessTokenTag = nil
             updated.previousRegistrationAccessTokenValidUntil = nil
             updated.updatedAt = now
             return updated
@@ -164,13 +167,33 @@ extension AdminController {
         ]), headers: [.cacheControl: "no-store"])
     }
 
-    func authenticatedClient(tenantID: UUID, clientID: String, secret: String?, redirect: String?) async throws -> RegisteredClient {
+    /// A presented RFC 7523 client assertion (`client_assertion` + `client_assertion_type`).
+    struct PresentedAssertion: Sendable {
+        let assertion: String
+        let type: String?
+    }
+
+    func authenticatedClient(tenantID: UUID, clientID: String, secret: String?, redirect: String?,
+                             assertion: PresentedAssertion? = nil, audiences: Set<String> = []) async throws -> RegisteredClient {
         let rejected = Problem(.unauthorized, "the client could not be authenticated")
         guard let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active else { throw rejected }
-        if client.metadata.isConfidential {
+        if client.metadata.tokenEndpointAuthMethod == .privateKeyJWT {
+            // RFC 7523 §2.2: the client proves itself with a signed assertion, never by its id alone.
+            guard secret == nil, let assertion, assertion.type == ClientAssertionVerifier.assertionType else { throw rejected }
+            do {
+                try await assertions.verify(assertion.assertion, for: client, audiences: audiences, now: now())
+            } catch is ClientAssertionVerifier.Rejected {
+                throw rejected
+            }
+        } else if assertion != nil {
+            throw rejected
+        } else if client.metadata.isConfidential {
             guard let secret, let hash = client.clientSecretHash, client.clientSecretExpiresAt.map({ $0 > now() }) ?? true,
-                  case .verified = try await verifier.verify(secret, against: hash)
+                  case .verified(_, let untagged) = try await verifier.verify(secret, against: hash, tag: client.clientSecretTag)
             else { throw rejected }
+            if untagged {
+                try await clients.storeTag(tenantID: tenantID, clientID: clientID, .clientSecret, hash: hash, tag: verifier.tags.tag(secret))
+            }
         } else if secret != nil {
             throw rejected
         }
@@ -178,33 +201,55 @@ extension AdminController {
         return client
     }
 
+    /// Limiter keys of the authenticate API's failure counts. The caller is a platform's token
+    /// endpoint that speaks for all of the tenant's clients, so its own address says nothing about
+    /// who is guessing: failures count per client, and per end user when the caller names one.
+    static func authenticationFailureKeys(clientID: String, endUserAddress: String?) -> [String] {
+        ["failed-client:\(clientID)"] + (endUserAddress.map { ["failed-end-user:\($0)"] } ?? [])
+    }
+
     /// For a platform that keeps its own token endpoint: is this client, with this secret and this
     /// redirect URI, one we registered and enabled? Every "no" is the same 401.
     @Sendable func authenticateClient(request: Request, context: AppRequestContext) async throws -> Response {
         let (_, record) = try await tenant(request, context, .authenticateClients)
-        let body = try await body(request, allowed: ["client_id", "client_secret", "redirect_uri"])
+        let body = try await body(request, allowed: ["client_id", "client_secret", "redirect_uri", "end_user_address",
+                                                     "client_assertion", "client_assertion_type"])
         let clientID = try Self.string(body, "client_id", required: true, maxLength: 2000)!
         let secret = try Self.string(body, "client_secret", maxLength: 512)
         let redirect = try Self.string(body, "redirect_uri", maxLength: URIParser.maximumLength)
+        let endUserAddress = try Self.string(body, "end_user_address", maxLength: 64)
+        let assertion = try Self.string(body, "client_assertion", maxLength: 16_384).map {
+            PresentedAssertion(assertion: $0, type: try Self.string(body, "client_assertion_type", maxLength: 200))
+        }
+        if let endUserAddress, endUserAddress.contains("/") || (try? IPRange(endUserAddress))?.isSingleAddress != true {
+            throw Problem.invalid("end_user_address", "must be an IPv4 or IPv6 address")
+        }
         let limits = record.tenant.policy.rateLimits
         // An id this server never issues names no client: refused before the limiter or the database.
         guard RegistrationAccessTokenAuthenticator.isIssuedClientID(clientID) else {
             throw Problem(.unauthorized, "the client could not be authenticated")
         }
+        let tenantID = record.tenant.id
+        // Failures count per client (and per end user when the caller names one), never against
+        // the calling server's address: one client's bad secrets must not refuse the others.
+        let failureKeys = Self.authenticationFailureKeys(clientID: clientID, endUserAddress: endUserAddress)
         // In order, stopping at the first refusal; the client's budget is spent only once its
-        // secret verified, so that callers with a wrong secret cannot use it up.
-        let budget = RateLimitCheck("authenticate_per_client", key: "authenticate:\(clientID)", tenantID: record.tenant.id, limit: limits.authenticatePerClient)
-        try await limiter.check([
-            .platformFailures(from: context.limitAddress, limits: platformRateLimits),
-            .failures(from: context.limitAddress, tenantID: record.tenant.id, limit: limits.failedAuthenticationsPerAddress),
-            RateLimitCheck(budget.name, key: budget.key, tenantID: budget.tenantID, limit: budget.limit, consume: false),
-        ])
+        // credential verified, so that callers with a wrong one cannot use it up.
+        let budget = RateLimitCheck("authenticate_per_client", key: "authenticate:\(clientID)", tenantID: tenantID, limit: limits.authenticatePerClient)
+        try await limiter.check(failureKeys.map {
+            RateLimitCheck("failed_authentications", key: $0, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress, consume: false)
+        } + [RateLimitCheck(budget.name, key: budget.key, tenantID: tenantID, limit: budget.limit, consume: false)])
         let client: RegisteredClient
         do {
-            client = try await authenticatedClient(tenantID: record.tenant.id, clientID: clientID, secret: secret, redirect: redirect)
+            // RFC 7523 §3 item 3: `aud` is the tenant's issuer or its token endpoint.
+            let issuer = resolved(record).issuer
+            client = try await authenticatedClient(tenantID: tenantID, clientID: clientID, secret: secret, redirect: redirect,
+                                                   assertion: assertion, audiences: [issuer, issuer + "/token"])
         } catch let problem as Problem where problem.kind == .unauthorized {
-            await failures.record(tenantID: record.tenant.id, source: context.sourceAddress, limitAddress: context.limitAddress,
-                                  limit: limits.failedAuthenticationsPerAddress, credential: "client_secret", requestID: context.requestID)
+            for key in failureKeys {
+                await failures.record(tenantID: tenantID, key: key, source: endUserAddress, clientID: clientID,
+                                      limit: limits.failedAuthenticationsPerAddress, credential: "client_secret", requestID: context.requestID)
+            }
             throw problem
         }
         try await limiter.check([budget])

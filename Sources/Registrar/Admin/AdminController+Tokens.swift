@@ -94,7 +94,7 @@ extension AdminController {
         guard let role = AdminKey.Role(rawValue: roleName), (role == .platform) == (tenant == nil) else {
             throw Problem.invalid("role", tenant == nil ? "must be platform" : "must be admin, viewer or service")
         }
-        let (key, presented) = try await AdminKeyService(hasher: hasher, keys: keys, now: now).create(
+        let (key, presented) = try await AdminKeyService(hasher: hasher, keys: keys, tags: verifier.tags, now: now).create(
             role: role, tenantID: tenant?.tenant.id, label: try Self.string(body, "label") ?? "",
             audit: principal.actor("admin_key.created", context))
         guard case .object(var object) = Self.json(key, tenantSlug: tenant?.tenant.slug) else { throw Problem(.internalError) }
@@ -140,11 +140,15 @@ extension AdminController {
 public struct AdminKeyService: Sendable {
     let hasher: Argon2Hasher
     let keys: any AdminKeyRepository
+    /// The pre-check key (design §4); without one (tools that do not know it) keys are stored
+    /// untagged and get their tag at their first successful use.
+    let tags: TokenTagKey?
     let now: @Sendable () -> Date
 
-    public init(hasher: Argon2Hasher, keys: any AdminKeyRepository, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(hasher: Argon2Hasher, keys: any AdminKeyRepository, tags: TokenTagKey? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.hasher = hasher
         self.keys = keys
+        self.tags = tags
         self.now = now
     }
 
@@ -152,7 +156,8 @@ public struct AdminKeyService: Sendable {
     public func create(role: AdminKey.Role, tenantID: UUID?, label: String, audit: AuditEvent?) async throws -> (AdminKey, String) {
         try Label.check(label)
         let (id, presented) = AdminKey.generate()
-        let key = AdminKey(id: id, tenantID: tenantID, role: role, label: label, secretHash: try await hasher.hash(presented), createdAt: now())
+        let key = AdminKey(id: id, tenantID: tenantID, role: role, label: label, secretHash: try await hasher.hash(presented), createdAt: now(),
+                           secretTag: tags?.tag(presented))
         var event = audit
         event?.details["key_id"] = .string(id)
         event?.details["role"] = .string(role.rawValue)
@@ -167,7 +172,8 @@ public struct AdminKeyService: Sendable {
             throw ConfigError("the bootstrap key must look like rk_{16 letters or digits}.{43 base64url characters}")
         }
         if try await keys.find(id: id) != nil { return false }
-        let key = AdminKey(id: id, tenantID: nil, role: .platform, label: "bootstrap", secretHash: try await hasher.hash(presented), createdAt: now())
+        let key = AdminKey(id: id, tenantID: nil, role: .platform, label: "bootstrap", secretHash: try await hasher.hash(presented), createdAt: now(),
+                           secretTag: tags?.tag(presented))
         try await keys.insert(key, audit: nil)
         return true
     }

@@ -22,6 +22,8 @@ struct AdminController: Sendable {
     let failures: FailedAuthenticationRecorder
     let platformRateLimits: PlatformRateLimits
     let reaper: any ClientReaperRepository
+    /// RFC 7523 client assertions, for `private_key_jwt` clients of the authenticate API.
+    let assertions: ClientAssertionVerifier
     let openAPIDocument: String?
     let maximumBodyBytes: Int
     let now: @Sendable () -> Date

@@ -28,11 +28,16 @@ struct InitialAccessTokenAuthenticator: Sendable {
         return Presented(token: token, secret: presented, budget: budget)
     }
 
-    /// The argon2 check, run once the request is known to be worth storing; a verified token
-    /// spends one of its registrations.
+    /// The pre-check and argon2 check, run once the request is known to be worth storing; a
+    /// verified token spends one of its registrations.
     func verify(_ presented: Presented) async throws {
-        guard case .verified = try await verifier.verify(presented.secret, against: presented.token.secretHash, tenant: presented.token.tenantID) else {
+        let token = presented.token
+        guard case .verified(_, let untagged) = try await verifier.verify(presented.secret, against: token.secretHash, tag: token.secretTag,
+                                                                          tenant: token.tenantID) else {
             throw OAuthError.invalidToken
+        }
+        if untagged {
+            try await tokens.storeTag(tenantID: token.tenantID, id: token.id, hash: token.secretHash, tag: verifier.tags.tag(presented.secret))
         }
         try await limiter.check([presented.budget])
     }
@@ -99,15 +104,20 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
         guard let token = try BearerToken.from(request), BearerToken.isRegistrationAccessTokenShaped(token),
               let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active
         else { throw OAuthError.invalidToken }
-        switch try await verifier.verify(token, against: client.registrationAccessTokenHash, tenant: tenantID) {
-        case .verified(let rehash):
+        switch try await verifier.verify(token, against: client.registrationAccessTokenHash, tag: client.registrationAccessTokenTag, tenant: tenantID) {
+        case .verified(let rehash, let untagged):
             if rehash {
-                let fresh = try await verifier.hasher.hash(token, tenant: tenantID)
+                let fresh = try await verifier.protect(token, tenant: tenantID)
                 try await clients.rehashRegistrationAccessToken(tenantID: tenantID, clientID: clientID,
                                                                 from: client.registrationAccessTokenHash, to: fresh)
                 var rehashed = client
-                rehashed.registrationAccessTokenHash = fresh
-                return Authenticated(client: rehashed, matchedHash: fresh)
+                rehashed.registrationAccessTokenHash = fresh.hash
+                rehashed.registrationAccessTokenTag = fresh.tag
+                return Authenticated(client: rehashed, matchedHash: fresh.hash)
+            }
+            if untagged {
+                try await clients.storeTag(tenantID: tenantID, clientID: clientID, .registrationAccessToken,
+                                           hash: client.registrationAccessTokenHash, tag: verifier.tags.tag(token))
             }
             return Authenticated(client: client, matchedHash: client.registrationAccessTokenHash)
         case .mismatch:
@@ -115,7 +125,11 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
             // short grace so that a client that lost the response is not locked out.
             if let previous = client.previousRegistrationAccessTokenHash,
                let validUntil = client.previousRegistrationAccessTokenValidUntil, validUntil > now(),
-               case .verified = try await verifier.verify(token, against: previous, tenant: tenantID) {
+               case .verified(_, let untagged) = try await verifier.verify(token, against: previous, tag: client.previousRegistrationAccessTokenTag, tenant: tenantID) {
+                if untagged {
+                    try await clients.storeTag(tenantID: tenantID, clientID: clientID, .previousRegistrationAccessToken,
+                                               hash: previous, tag: verifier.tags.tag(token))
+                }
                 return Authenticated(client: client, matchedHash: previous)
             }
             throw OAuthError.invalidToken

@@ -41,6 +41,9 @@ public struct RegistrarConfig: Sendable {
     public var metricsTenantLabels = false
     /// A platform admin key stored at start if missing (`REGISTRAR_BOOTSTRAP_KEY`), for containers.
     public var bootstrapKey: String?
+    /// The server key of the tokens' keyed pre-check (`REGISTRAR_TOKEN_TAG_KEY`, design §4),
+    /// shared by every instance. See `resolvedTokenTagKey()` for what happens without one.
+    public var tokenTagKey: TokenTagKey?
 
     public init(
         databaseURL: DatabaseURL, migrationDatabaseURL: DatabaseURL? = nil, host: String = "127.0.0.1", port: Int = 8080,
@@ -73,6 +76,17 @@ public struct RegistrarConfig: Sendable {
             throw ConfigError("the bootstrap key must look like rk_{16 letters or digits}.{43 base64url characters}")
         }
         self.bootstrapKey = bootstrapKey
+    }
+
+    /// The configured tag key; without one, a fixed development key only while the server listens
+    /// on loopback (nothing else can reach it). A server reachable from elsewhere refuses to
+    /// start, since a known key would let anyone forge tags and reach argon2 at will.
+    public func resolvedTokenTagKey() throws -> TokenTagKey {
+        if let tokenTagKey { return tokenTagKey }
+        guard ["127.0.0.1", "::1", "localhost"].contains(host.lowercased()) else {
+            throw ConfigError("REGISTRAR_TOKEN_TAG_KEY is required when listening on \(host): 32 random bytes in base64url, the same on every instance")
+        }
+        return .development
     }
 
     /// `openapi/admin-v1.json` in the working directory, else in `share/registrar` beside the executable.
@@ -163,6 +177,9 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
         self.prefixLength = length
         self.description = string
     }
+
+    /// A plain address rather than a range.
+    public var isSingleAddress: Bool { prefixLength == network.count * 8 }
 
     public func contains(_ address: String) -> Bool {
         guard let bytes = Self.bytes(address), bytes.count == network.count else { return false }

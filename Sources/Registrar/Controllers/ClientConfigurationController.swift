@@ -68,10 +68,10 @@ struct ClientConfigurationController: Sendable {
         var newToken: String?
         if policy.registrationAccessTokenRotation == .everyUse {
             let token = SecretGenerator.registrationAccessToken()
-            let hash = try await hasher.hash(token, tenant: authorized.client.tenantID)
+            let protected = try await authenticator.verifier.protect(token, tenant: authorized.client.tenantID)
             let now = now()
             client = try await modify(authorized, audit: { audit("client.read", $0, context, details: ["registration_access_token_rotated": .bool(true)]) }) {
-                $0.rotatingRegistrationAccessToken(to: hash, at: now, grace: policy.registrationAccessTokenGraceSeconds)
+                $0.rotatingRegistrationAccessToken(to: protected, at: now, grace: policy.registrationAccessTokenGraceSeconds)
             }
             newToken = token
         } else {
@@ -116,15 +116,16 @@ struct ClientConfigurationController: Sendable {
         // Hashing happens before the row is locked; the change itself is then instantaneous.
         let now = now()
         let secretExpired = existing.clientSecretExpiresAt.map { $0 <= now } ?? false
-        var prepared: (secret: String, hash: String)?
+        var prepared: (secret: String, hash: String, tag: String)?
         if accepted.metadata.isConfidential && (!existing.metadata.isConfidential || secretExpired) {
             let secret = SecretGenerator.clientSecret()
-            prepared = (secret, try await hasher.hash(secret, tenant: existing.tenantID))
+            let protected = try await authenticator.verifier.protect(secret, tenant: existing.tenantID)
+            prepared = (secret, protected.hash, protected.tag)
         }
-        var newToken: (token: String, hash: String)?
+        var newToken: (token: String, protected: ProtectedToken)?
         if policy.registrationAccessTokenRotation != .never {
             let token = SecretGenerator.registrationAccessToken()
-            newToken = (token, try await hasher.hash(token, tenant: authorized.client.tenantID))
+            newToken = (token, try await authenticator.verifier.protect(token, tenant: authorized.client.tenantID))
         }
         let lifetime = policy.clientSecretLifetimeSeconds
         let (secretOffer, tokenOffer) = (prepared, newToken)
@@ -143,16 +144,18 @@ struct ClientConfigurationController: Sendable {
             let currentExpired = current.clientSecretExpiresAt.map { $0 <= now } ?? false
             if !accepted.metadata.isConfidential {
                 updated.clientSecretHash = nil
+                updated.clientSecretTag = nil
                 updated.clientSecretExpiresAt = nil
             } else if current.clientSecretHash == nil || currentExpired {
                 guard let secretOffer else {
                     throw OAuthError(.invalidRequest, "the client changed while this request ran; retry", status: .conflict)
                 }
                 updated.clientSecretHash = secretOffer.hash
+                updated.clientSecretTag = secretOffer.tag
                 updated.clientSecretExpiresAt = lifetime > 0 ? now.addingTimeInterval(TimeInterval(lifetime)) : nil
             }
             if let tokenOffer {
-                updated = updated.rotatingRegistrationAccessToken(to: tokenOffer.hash, at: now, grace: policy.registrationAccessTokenGraceSeconds)
+                updated = updated.rotatingRegistrationAccessToken(to: tokenOffer.protected, at: now, grace: policy.registrationAccessTokenGraceSeconds)
             }
             return updated
         }

@@ -5,13 +5,19 @@ import Logging
 /// registration and (later) the admin API, so both produce the same kind of client.
 public struct ClientRegistrationService: Sendable {
     let hasher: Argon2Hasher
+    /// Every issued token is stored with its pre-check tag (design §4).
+    let tags: TokenTagKey
     let clients: any ClientRepository
     let now: @Sendable () -> Date
 
     /// The plaintext credentials, returned once to the caller and never stored or logged.
     public struct IssuedCredentials: Sendable {
         public let clientSecret: String?
-        public let registrationAccessToken: String
+        /// Nil for a deduplicated registration: the caller gets the shared client's id only.
+        public let registrationAccessToken: String?
+        /// The registration is an existing client that others may share: it carries no RFC 7592
+        /// credentials, so the response names no configuration endpoint either.
+        public var isShared: Bool { registrationAccessToken == nil }
     }
 
     /// Who asked, for the audit log and for limits.
@@ -31,9 +37,8 @@ public struct ClientRegistrationService: Sendable {
             let key = Self.fingerprint(metadata, source: requester.sourceAddress)
             dedupKey = key
             let since = now().addingTimeInterval(-TimeInterval(policy.deduplicationWindowSeconds))
-            if let existing = try await clients.findDuplicate(tenantID: tenant.id, dedupKey: key, since: since),
-               let reissued = try await reissue(existing, policy: policy, requester: requester) {
-                return reissued
+            if let existing = try await clients.findDuplicate(tenantID: tenant.id, dedupKey: key, since: since) {
+                return try await shared(existing, requester: requester)
             }
         }
         let clientID = SecretGenerator.clientID()
@@ -52,6 +57,8 @@ public struct ClientRegistrationService: Sendable {
             registrationAccessTokenHash: hashes.rat, registeredVia: origin, initialAccessTokenID: initialAccessTokenID,
             sourceAddress: requester.sourceAddress, createdAt: issuedAt, softwareStatement: softwareStatement)
         var stored = client
+        stored.registrationAccessTokenTag = tags.tag(registrationAccessToken)
+        stored.clientSecretTag = clientSecret.map(tags.tag)
         stored.dedupKey = dedupKey
         let audit = AuditEvent(
             action: "client.registered", actorType: requester.actorType, actorID: requester.actorID, clientID: clientID,
@@ -59,7 +66,15 @@ public struct ClientRegistrationService: Sendable {
             details: ["registered_via": .string(origin.rawValue), "client_name": metadata.clientName.map(JSONValue.string) ?? .null]
                 .filter { $0.value != .null })
         do {
-            try await clients.insert(stored, audit: audit, consumingInitialAccessToken: initialAccessTokenID, at: issuedAt, maxClients: policy.maxClients)
+            // The commit point is shielded from the request's cancellation: once the insert runs
+            // it finishes (bounded by the database timeout and statement_timeout), and what it
+            // committed is answered, so credentials are never stored unseen and a single-use
+            // initial access token is never burned for nothing.
+            let clients = clients
+            let maxClients = policy.maxClients
+            try await Task {
+                try await clients.insert(stored, audit: audit, consumingInitialAccessToken: initialAccessTokenID, at: issuedAt, maxClients: maxClients)
+            }.value
         } catch ClientRepositoryError.initialAccessTokenUnusable {
             // Revoked, expired or used up since it was checked (a concurrent registration took the last use).
             throw OAuthError.invalidToken
@@ -87,31 +102,34 @@ extension ClientRegistrationService {
         return SecretGenerator.sha256Hex(JSONValue.object(normalised.json).encodedString() + "|" + (source ?? "-"))
     }
 
-    /// A duplicate registration: the existing client, with a fresh registration access token
-    /// (the previous one keeps its grace, as after any rotation).
-    /// Nil when the client vanished meanwhile (a new one is registered instead).
-    func reissue(_ client: RegisteredClient, policy: RegistrationPolicy, requester: Requester) async throws -> (RegisteredClient, IssuedCredentials)? {
-        let token = SecretGenerator.registrationAccessToken()
-        let hash = try await hasher.hash(token, tenant: client.tenantID)
-        let now = now()
-        let audit = AuditEvent(
+    /// A duplicate registration: the existing client's id, with no registration access token.
+    ///
+    /// The same metadata from the same address is often another person behind one NAT or load
+    /// balancer, so holding the fingerprint proves nothing: handing out (or rotating) the RFC 7592
+    /// token here would give the client's management to a stranger and lock its holder out.
+    /// Deduplicated public clients are therefore shared: whoever registered first manages it,
+    /// everyone else may only use its `client_id` (RFC 7591 §3.2.1 makes the token optional).
+    func shared(_ client: RegisteredClient, requester: Requester) async throws -> (RegisteredClient, IssuedCredentials) {
+        try await clients.record(AuditEvent(
             action: "client.deduplicated", actorType: requester.actorType, actorID: requester.actorID, clientID: client.clientID,
-            sourceAddress: requester.sourceAddress, requestID: requester.requestID)
-        let stored = try await clients.modify(tenantID: client.tenantID, clientID: client.clientID, audit: { _ in audit }) {
-            $0.rotatingRegistrationAccessToken(to: hash, at: now, grace: policy.registrationAccessTokenGraceSeconds)
-        }
-        return stored.map { ($0, IssuedCredentials(clientSecret: nil, registrationAccessToken: token)) }
+            sourceAddress: requester.sourceAddress, requestID: requester.requestID), tenantID: client.tenantID)
+        return (client, IssuedCredentials(clientSecret: nil, registrationAccessToken: nil))
     }
 }
 
 /// The client information response of RFC 7591 §3.2.1 (and RFC 7592 §3): the metadata plus what
 /// the server issued. No null, no empty string; the secret only when it was just issued.
 enum ClientInformationResponse {
-    static func body(for client: RegisteredClient, in resolved: ResolvedTenant, clientSecret: String?, registrationAccessToken: String?) -> JSONValue {
+    /// `shared`: a deduplicated registration, answered without the RFC 7592 endpoint (the caller
+    /// holds no token for it).
+    static func body(for client: RegisteredClient, in resolved: ResolvedTenant, clientSecret: String?, registrationAccessToken: String?,
+                     shared: Bool = false) -> JSONValue {
         var object = client.metadata.json
         object["client_id"] = .string(client.clientID)
         object["client_id_issued_at"] = .number(client.createdAt.timeIntervalSince1970.rounded(.down))
-        object["registration_client_uri"] = .string(resolved.clientConfigurationURI(client.clientID))
+        if !shared {
+            object["registration_client_uri"] = .string(resolved.clientConfigurationURI(client.clientID))
+        }
         if let registrationAccessToken {
             object["registration_access_token"] = .string(registrationAccessToken)
         }

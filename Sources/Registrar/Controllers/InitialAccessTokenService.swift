@@ -4,11 +4,16 @@ import Foundation
 public struct InitialAccessTokenService: Sendable {
     let hasher: Argon2Hasher
     let tokens: any InitialAccessTokenRepository
+    /// The pre-check key (design §4); without one (tools that do not know it) tokens are stored
+    /// untagged and get their tag at their first successful use.
+    let tags: TokenTagKey?
     let now: @Sendable () -> Date
 
-    public init(hasher: Argon2Hasher, tokens: any InitialAccessTokenRepository, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(hasher: Argon2Hasher, tokens: any InitialAccessTokenRepository, tags: TokenTagKey? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }) {
         self.hasher = hasher
         self.tokens = tokens
+        self.tags = tags
         self.now = now
     }
 
@@ -52,7 +57,8 @@ public struct InitialAccessTokenService: Sendable {
         let created = now()
         let token = InitialAccessToken(
             tenantID: tenant.id, id: id, label: request.label, secretHash: try await hasher.hash(presented), createdAt: created,
-            expiresAt: request.lifetime.map { created.addingTimeInterval($0) }, maxUses: request.maxUses, constraints: request.constraints)
+            expiresAt: request.lifetime.map { created.addingTimeInterval($0) }, maxUses: request.maxUses, constraints: request.constraints,
+            secretTag: tags?.tag(presented))
         var audit = actor
         audit.action = "initial_access_token.minted"
         audit.details["token_id"] = .string(id)

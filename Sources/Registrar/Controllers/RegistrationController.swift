@@ -71,7 +71,7 @@ struct RegistrationController: Sendable {
         context.logger.info("client registered", metadata: ["tenant": .string(resolved.tenant.slug), "client_id": .string(client.clientID)])
         return Response.json(
             ClientInformationResponse.body(for: client, in: resolved, clientSecret: credentials.clientSecret,
-                                           registrationAccessToken: credentials.registrationAccessToken),
+                                           registrationAccessToken: credentials.registrationAccessToken, shared: credentials.isShared),
             status: .created, headers: Self.noStore)
     }
 

@@ -22,8 +22,10 @@ public struct Database: Sendable {
 
     /// Runs `body` in a transaction scoped to one tenant.
     public func withTenant<T: Sendable>(_ tenantID: UUID, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await transaction { connection in
-            try await connection.query("SELECT set_config('registrar.tenant_id', \(tenantID.uuidString), true)", logger: logger)
+        try await transaction { connection, timeout in
+            try await connection.query("""
+                SELECT set_config('registrar.tenant_id', \(tenantID.uuidString), true), set_config('statement_timeout', \(timeout), true)
+                """, logger: logger)
             return try await body(connection)
         }
     }
@@ -32,9 +34,9 @@ public struct Database: Sendable {
     public func withPlatformScope<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         // Who acts, for the platform audit log that this transaction's triggers write (sql/0009).
         let actor = PlatformActor.current?.snapshot
-        return try await transaction { connection in
+        return try await transaction { connection, timeout in
             try await connection.query("""
-                SELECT set_config('registrar.scope', 'platform', true),
+                SELECT set_config('registrar.scope', 'platform', true), set_config('statement_timeout', \(timeout), true),
                        set_config('registrar.actor_type', \(actor?.actorType ?? ""), true),
                        set_config('registrar.actor_id', \(actor?.actorID ?? ""), true),
                        set_config('registrar.request_id', \(actor?.requestID ?? ""), true),
@@ -42,6 +44,15 @@ public struct Database: Sendable {
                 """, logger: logger)
             return try await body(connection)
         }
+    }
+
+    /// `statement_timeout` for work starting now: what is left of the request's deadline, at
+    /// most the database timeout, so that PostgreSQL itself stops a statement nobody will wait
+    /// for (a cancelled client-side wait alone leaves it running). At least 1 ms: 0 means none.
+    static func statementTimeout(_ limit: Duration) -> String {
+        let remaining = RequestExpiry.bounded(limit)
+        let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+        return String(max(1, milliseconds))
     }
 
     /// A single statement outside any tenant (tenant resolution, readiness).
@@ -59,13 +70,14 @@ public struct Database: Sendable {
         }
     }
 
-    private func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    private func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, String) async throws -> T) async throws -> T {
         let (client, logger) = (client, logger)
+        let statementTimeout = Self.statementTimeout(timeout)
         do {
             return try await RegistrarMetrics.timeDatabase("transaction") {
                 try await withDeadline(RequestExpiry.bounded(timeout), "database") {
                     try await client.withTransaction(logger: logger) { connection in
-                        try await body(connection)
+                        try await body(connection, statementTimeout)
                     }
                 }
             }
@@ -118,7 +130,8 @@ public struct DatabaseError: Error, CustomStringConvertible {
                 case "23505": kind = .uniqueViolation
                 case "23514": kind = .checkViolation
                 case "23503": kind = .foreignKeyViolation
-                case "57P01", "57P02", "57P03", "53300": kind = .unavailable
+                // 57014: cancelled by statement_timeout, i.e. past its deadline.
+                case "57P01", "57P02", "57P03", "53300", "57014": kind = .unavailable
                 case let state where state.hasPrefix("22"): kind = .invalidInput
                 default: kind = .other
                 }

@@ -19,13 +19,16 @@ public struct AdminKey: Sendable, Equatable {
     public let role: Role
     public var label: String
     public var secretHash: String
+    /// The keyed pre-check tag of the secret (design §4); nil for rows stored before tags.
+    public var secretTag: String?
     public var createdAt: Date
     public var lastUsedAt: Date?
     public var revokedAt: Date?
 
     public init(id: String, tenantID: UUID?, role: Role, label: String, secretHash: String, createdAt: Date,
-                lastUsedAt: Date? = nil, revokedAt: Date? = nil) {
+                lastUsedAt: Date? = nil, revokedAt: Date? = nil, secretTag: String? = nil) {
         self.id = id
+        self.secretTag = secretTag
         self.tenantID = tenantID
         self.role = role
         self.label = label

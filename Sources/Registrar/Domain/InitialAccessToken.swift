@@ -8,6 +8,8 @@ public struct InitialAccessToken: Sendable, Equatable {
     public let id: String
     public var label: String
     public var secretHash: String
+    /// The keyed pre-check tag of the secret (design §4); nil for rows stored before tags.
+    public var secretTag: String?
     public var createdAt: Date
     public var expiresAt: Date?
     public var maxUses: Int?
@@ -16,8 +18,9 @@ public struct InitialAccessToken: Sendable, Equatable {
     public var constraints: Constraints
 
     public init(tenantID: UUID, id: String, label: String, secretHash: String, createdAt: Date, expiresAt: Date?,
-                maxUses: Int?, uses: Int = 0, revokedAt: Date? = nil, constraints: Constraints = .init()) {
+                maxUses: Int?, uses: Int = 0, revokedAt: Date? = nil, constraints: Constraints = .init(), secretTag: String? = nil) {
         self.tenantID = tenantID
+        self.secretTag = secretTag
         self.id = id
         self.label = label
         self.secretHash = secretHash

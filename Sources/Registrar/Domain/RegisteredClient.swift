@@ -31,6 +31,10 @@ public struct RegisteredClient: Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var lastUsedAt: Date?
+    /// Keyed pre-check tags beside the hashes above (design §4); nil for rows stored before tags.
+    public var clientSecretTag: String?
+    public var registrationAccessTokenTag: String?
+    public var previousRegistrationAccessTokenTag: String?
     /// Fingerprint of metadata and source, for deduplicating identical public registrations.
     public var dedupKey: String?
     /// The verified claims of the software statement the client registered with (RFC 7591 §2.3).
@@ -70,12 +74,14 @@ extension RegisteredClient {
             || (previousRegistrationAccessTokenHash == hash && (previousRegistrationAccessTokenValidUntil ?? .distantPast) > now))
     }
 
-    /// The client after a rotation to `newHash`; the replaced token stays valid for `grace` seconds.
-    public func rotatingRegistrationAccessToken(to newHash: String, at now: Date, grace: Int) -> RegisteredClient {
+    /// The client after a rotation to `new`; the replaced token stays valid for `grace` seconds.
+    public func rotatingRegistrationAccessToken(to new: ProtectedToken, at now: Date, grace: Int) -> RegisteredClient {
         var client = self
         client.previousRegistrationAccessTokenHash = registrationAccessTokenHash
+        client.previousRegistrationAccessTokenTag = registrationAccessTokenTag
         client.previousRegistrationAccessTokenValidUntil = now.addingTimeInterval(TimeInterval(grace))
-        client.registrationAccessTokenHash = newHash
+        client.registrationAccessTokenHash = new.hash
+        client.registrationAccessTokenTag = new.tag
         client.updatedAt = now
         return client
     }

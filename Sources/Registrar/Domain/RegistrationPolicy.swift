@@ -74,7 +74,8 @@ public struct RegistrationPolicy: Sendable, Equatable {
     public var maxClients = defaultMaxClients
     public static let defaultMaxClients = 10_000
     /// Identical public registrations from one source within this many seconds get the existing
-    /// client (with a fresh registration access token) instead of a new row; 0 turns it off.
+    /// client's id (without a registration access token: the client is shared) instead of a new
+    /// row; 0 turns it off.
     public var deduplicationWindowSeconds = 0
     /// Disable dynamically registered clients never used this many hours after registration; 0: never.
     /// The default, 72 hours, lets a person finish a sign-in started on Friday on Monday, and

@@ -70,7 +70,13 @@ extension RateLimiter {
     /// the next attempt from there will be refused before any hashing.
     @discardableResult
     func recordFailure(from address: String, tenantID: UUID?, limit: RateLimit, name: String = "failed_authentications") async -> Bool {
-        let key = "failed:\(address)"
+        await recordFailure(key: "failed:\(address)", tenantID: tenantID, limit: limit, name: name)
+    }
+
+    /// Counts a failed authentication of a subject (an address, a client); true when it has now
+    /// reached its limit.
+    @discardableResult
+    func recordFailure(key: String, tenantID: UUID?, limit: RateLimit, name: String = "failed_authentications") async -> Bool {
         do {
             try await check([
                 RateLimitCheck(name, key: key, tenantID: tenantID, limit: limit, consume: true),

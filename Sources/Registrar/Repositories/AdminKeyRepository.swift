@@ -12,6 +12,8 @@ public protocol AdminKeyRepository: Sendable {
     func revoke(_ key: AdminKey, at now: Date, audit: AuditEvent?) async throws -> Bool
     /// Records use, at most once a minute per key, so a busy key does not write on every request.
     func markUsed(_ key: AdminKey, at now: Date) async throws
+    /// Writes the pre-check tag of a key stored before tags, if its hash is still the same.
+    func storeTag(_ key: AdminKey, tag: String) async throws
 }
 
 public struct PostgresAdminKeyRepository: AdminKeyRepository {
@@ -32,8 +34,8 @@ public struct PostgresAdminKeyRepository: AdminKeyRepository {
     public func insert(_ key: AdminKey, audit: AuditEvent?) async throws {
         try await inScope(of: key) { connection in
             try await connection.run("""
-                INSERT INTO admin_keys (key_id, tenant_id, role, label, secret_hash, created_at)
-                VALUES (\(key.id), \(key.tenantID), \(key.role.rawValue), \(key.label), \(key.secretHash), \(key.createdAt))
+                INSERT INTO admin_keys (key_id, tenant_id, role, label, secret_hash, secret_tag, created_at)
+                VALUES (\(key.id), \(key.tenantID), \(key.role.rawValue), \(key.label), \(key.secretHash), \(key.secretTag), \(key.createdAt))
                 """, logger: logger)
             if let audit, let tenantID = key.tenantID {
                 try await AuditLog.record(audit, tenantID: tenantID, on: connection, logger: logger)
@@ -43,7 +45,7 @@ public struct PostgresAdminKeyRepository: AdminKeyRepository {
 
     public func find(id: String) async throws -> AdminKey? {
         try await database.query("""
-            SELECT key_id, tenant_id, role, label, secret_hash, created_at, last_used_at, revoked_at FROM admin_keys WHERE key_id = \(id)
+            SELECT key_id, tenant_id, role, label, secret_hash, created_at, last_used_at, revoked_at, secret_tag FROM admin_keys WHERE key_id = \(id)
             """).first.flatMap(Self.decode)
     }
 
@@ -51,12 +53,12 @@ public struct PostgresAdminKeyRepository: AdminKeyRepository {
         let rows: [PostgresRow]
         if let tenantID {
             rows = try await database.query("""
-                SELECT key_id, tenant_id, role, label, secret_hash, created_at, last_used_at, revoked_at FROM admin_keys
+                SELECT key_id, tenant_id, role, label, secret_hash, created_at, last_used_at, revoked_at, secret_tag FROM admin_keys
                 WHERE tenant_id = \(tenantID) ORDER BY created_at, key_id
                 """)
         } else {
             rows = try await database.query("""
-                SELECT key_id, tenant_id, role, label, secret_hash, created_at, last_used_at, revoked_at FROM admin_keys
+                SELECT key_id, tenant_id, role, label, secret_hash, created_at, last_used_at, revoked_at, secret_tag FROM admin_keys
                 WHERE tenant_id IS NULL ORDER BY created_at, key_id
                 """)
         }
@@ -85,11 +87,20 @@ public struct PostgresAdminKeyRepository: AdminKeyRepository {
         }
     }
 
+    public func storeTag(_ key: AdminKey, tag: String) async throws {
+        try await inScope(of: key) { connection in
+            try await connection.run("""
+                UPDATE admin_keys SET secret_tag = \(tag)
+                WHERE key_id = \(key.id) AND secret_hash = \(key.secretHash) AND secret_tag IS NULL
+                """, logger: logger)
+        }
+    }
+
     static func decode(_ row: PostgresRow) throws -> AdminKey? {
-        let (id, tenantID, role, label, hash, createdAt, lastUsedAt, revokedAt) =
-            try row.decode((String, UUID?, String, String, String, Date, Date?, Date?).self)
+        let (id, tenantID, role, label, hash, createdAt, lastUsedAt, revokedAt, tag) =
+            try row.decode((String, UUID?, String, String, String, Date, Date?, Date?, String?).self)
         guard let role = AdminKey.Role(rawValue: role) else { return nil }
         return AdminKey(id: id, tenantID: tenantID, role: role, label: label, secretHash: hash, createdAt: createdAt,
-                        lastUsedAt: lastUsedAt, revokedAt: revokedAt)
+                        lastUsedAt: lastUsedAt, revokedAt: revokedAt, secretTag: tag)
     }
 }

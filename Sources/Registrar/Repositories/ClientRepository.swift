@@ -24,18 +24,36 @@ public protocol ClientRepository: Sendable {
     /// state, or throws to leave it untouched. Returns the stored result; nil if there is no row.
     func modify(tenantID: UUID, clientID: String, audit: @escaping @Sendable (RegisteredClient) -> AuditEvent?,
                 _ change: @escaping @Sendable (RegisteredClient) throws -> RegisteredClient) async throws -> RegisteredClient?
-    /// Replaces a stored hash with a fresh one of the current parameters, if it is still the same.
-    func rehashRegistrationAccessToken(tenantID: UUID, clientID: String, from old: String, to new: String) async throws
+    /// Replaces a stored hash with a fresh one of the current parameters (and its tag), if it is still the same.
+    func rehashRegistrationAccessToken(tenantID: UUID, clientID: String, from old: String, to new: ProtectedToken) async throws
+    /// Writes the pre-check tag beside `hash` in a row stored before tags, if that hash is still there.
+    func storeTag(tenantID: UUID, clientID: String, _ credential: ClientCredential, hash: String, tag: String) async throws
     /// Deletes the client; false when it did not exist.
     func delete(tenantID: UUID, clientID: String, audit: AuditEvent) async throws -> Bool
     /// Appends an audit event about this tenant outside any other change.
     func record(_ audit: AuditEvent, tenantID: UUID) async throws
     /// Newest first, keyset-paginated.
     func list(tenantID: UUID, filter: ClientFilter, after cursor: Cursor?, limit: Int) async throws -> Page<RegisteredClient>
-    /// Enables or disables a client; false when it does not exist.
-    func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, audit: AuditEvent) async throws -> Bool
+    /// Enables or disables a client; false when it does not exist. Either way the reaper's mark
+    /// is cleared: the reaper deletes only clients it disabled itself and that nobody touched
+    /// since, so an admin's decision is never undone or escalated (design §7). Enabling also
+    /// counts as a use, so that the client is not disabled again at the next pass.
+    func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, at now: Date, audit: AuditEvent) async throws -> Bool
     /// Records use, coalesced: at most one write a minute per client.
     func markUsed(tenantID: UUID, clientID: String, at now: Date) async throws
+}
+
+/// The argon2-hashed credentials of a client, each with its tag column.
+public enum ClientCredential: Sendable {
+    case clientSecret, registrationAccessToken, previousRegistrationAccessToken
+
+    var columns: (hash: String, tag: String) {
+        switch self {
+        case .clientSecret: ("client_secret_hash", "client_secret_tag")
+        case .registrationAccessToken: ("registration_access_token_hash", "registration_access_token_tag")
+        case .previousRegistrationAccessToken: ("previous_rat_hash", "previous_rat_tag")
+        }
+    }
 }
 
 /// Filters of the admin client list; every one optional.
@@ -51,6 +69,10 @@ public struct ClientFilter: Sendable, Equatable {
 }
 
 extension ClientRepository {
+    public func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, at now: Date, audit: AuditEvent) async throws -> Bool {
+        try await setStatus(tenantID: tenantID, clientID: clientID, status: status, at: Date(), audit: audit)
+    }
+
     public func insert(_ client: RegisteredClient, audit: AuditEvent) async throws {
         try await insert(client, audit: audit, consumingInitialAccessToken: nil, at: client.createdAt, maxClients: 0)
     }
@@ -82,11 +104,13 @@ public struct PostgresClientRepository: ClientRepository {
             try await connection.run("""
                 INSERT INTO clients (tenant_id, client_id, metadata, token_endpoint_auth_method, client_secret_hash,
                     client_secret_expires_at, registration_access_token_hash, registered_via, initial_access_token_id,
-                    source_address, status, created_at, updated_at, software_statement, dedup_key)
+                    source_address, status, created_at, updated_at, software_statement, dedup_key, client_secret_tag,
+                    registration_access_token_tag)
                 VALUES (\(client.tenantID), \(client.clientID), \(metadata)::jsonb, \(client.metadata.tokenEndpointAuthMethod.rawValue),
                     \(client.clientSecretHash), \(client.clientSecretExpiresAt), \(client.registrationAccessTokenHash),
                     \(client.registeredVia.rawValue), \(client.initialAccessTokenID), \(client.sourceAddress),
-                    \(client.status.rawValue), \(client.createdAt), \(client.updatedAt), \(statement)::jsonb, \(client.dedupKey))
+                    \(client.status.rawValue), \(client.createdAt), \(client.updatedAt), \(statement)::jsonb, \(client.dedupKey),
+                    \(client.clientSecretTag), \(client.registrationAccessTokenTag))
                 """, logger: logger)
             if maxClients > 0 && client.registeredVia == .dcr {
                 // The insert's trigger counted the client on the tenant's counter row and holds
@@ -141,17 +165,30 @@ public struct PostgresClientRepository: ClientRepository {
                     registration_access_token_hash = \(client.registrationAccessTokenHash),
                     previous_rat_hash = \(client.previousRegistrationAccessTokenHash),
                     previous_rat_valid_until = \(client.previousRegistrationAccessTokenValidUntil),
+                    client_secret_tag = \(client.clientSecretTag), registration_access_token_tag = \(client.registrationAccessTokenTag),
+                    previous_rat_tag = \(client.previousRegistrationAccessTokenTag),
                     status = \(client.status.rawValue), updated_at = \(client.updatedAt), software_statement = \(statement)::jsonb
                 WHERE tenant_id = \(client.tenantID) AND client_id = \(client.clientID)
                 """, logger: logger)
         if let audit { try await AuditLog.record(audit, tenantID: client.tenantID, on: connection, logger: logger) }
     }
 
-    public func rehashRegistrationAccessToken(tenantID: UUID, clientID: String, from old: String, to new: String) async throws {
+    public func rehashRegistrationAccessToken(tenantID: UUID, clientID: String, from old: String, to new: ProtectedToken) async throws {
         try await database.withTenant(tenantID) { connection in
             try await connection.run("""
-                UPDATE clients SET registration_access_token_hash = \(new)
+                UPDATE clients SET registration_access_token_hash = \(new.hash), registration_access_token_tag = \(new.tag)
                 WHERE tenant_id = \(tenantID) AND client_id = \(clientID) AND registration_access_token_hash = \(old)
+                """, logger: logger)
+        }
+    }
+
+    public func storeTag(tenantID: UUID, clientID: String, _ credential: ClientCredential, hash: String, tag: String) async throws {
+        let (hashColumn, tagColumn) = credential.columns
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run("""
+                UPDATE clients SET \(unescaped: tagColumn) = \(tag)
+                WHERE tenant_id = \(tenantID) AND client_id = \(clientID) AND \(unescaped: hashColumn) = \(hash)
+                  AND \(unescaped: tagColumn) IS NULL
                 """, logger: logger)
         }
     }
@@ -177,7 +214,8 @@ public struct PostgresClientRepository: ClientRepository {
     static let columns = """
         client_id, metadata::text, client_secret_hash, client_secret_expires_at, registration_access_token_hash,
         registered_via, initial_access_token_id, source_address, status, created_at, updated_at,
-        previous_rat_hash, previous_rat_valid_until, software_statement::text, last_used_at
+        previous_rat_hash, previous_rat_valid_until, software_statement::text, last_used_at,
+        client_secret_tag, registration_access_token_tag, previous_rat_tag
         """
 
     public func list(tenantID: UUID, filter: ClientFilter, after cursor: Cursor?, limit: Int) async throws -> Page<RegisteredClient> {
@@ -206,16 +244,18 @@ public struct PostgresClientRepository: ClientRepository {
         for row in rows.prefix(limit) {
             guard let client = try Self.decode(row, tenantID: tenantID) else { continue }
             items.append(client)
-            let micros = try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?, String?, Date?, Int64).self).15
+            let micros = try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?,
+                                         String?, Date?, String?, String?, String?, Int64).self).18
             last = Cursor(micros: micros, id: client.clientID)
         }
         return Page(items: items, nextCursor: rows.count > limit ? last?.encoded : nil)
     }
 
-    public func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, audit: AuditEvent) async throws -> Bool {
+    public func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, at now: Date, audit: AuditEvent) async throws -> Bool {
         try await database.withTenant(tenantID) { connection in
             let rows = try await connection.run("""
-                UPDATE clients SET status = \(status.rawValue), updated_at = now()
+                UPDATE clients SET status = \(status.rawValue), updated_at = \(now), reaped_at = NULL,
+                    last_used_at = CASE WHEN \(status.rawValue) = 'active' THEN \(now) ELSE last_used_at END
                 WHERE tenant_id = \(tenantID) AND client_id = \(clientID) RETURNING client_id
                 """, logger: logger)
             guard !rows.isEmpty else { return false }
@@ -236,19 +276,24 @@ public struct PostgresClientRepository: ClientRepository {
 
     static func decode(_ row: PostgresRow, tenantID: UUID) throws -> RegisteredClient? {
         let (clientID, metadataText, secretHash, secretExpiresAt, ratHash, via, iat, source, status, createdAt, updatedAt,
-             previousHash, previousValidUntil, statementText, lastUsedAt) =
-            try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?, String?, Date?).self)
+             previousHash, previousValidUntil, statementText, lastUsedAt, secretTag, ratTag, previousTag) =
+            try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?, String?, Date?,
+                            String?, String?, String?).self)
         guard let object = try? JSONValue.parseObject(Array(metadataText.utf8)), let metadata = ClientMetadata(stored: object) else {
             return nil
         }
         let statement = statementText.flatMap { try? JSONValue.parseObject(Array($0.utf8)) }.map(JSONValue.object)
-        return RegisteredClient(
+        var client = RegisteredClient(
             tenantID: tenantID, clientID: clientID, metadata: metadata, clientSecretHash: secretHash,
             clientSecretExpiresAt: secretExpiresAt, registrationAccessTokenHash: ratHash,
             registeredVia: RegisteredClient.Origin(rawValue: via) ?? .dcr, initialAccessTokenID: iat, sourceAddress: source,
             status: RegisteredClient.Status(rawValue: status) ?? .disabled, createdAt: createdAt, updatedAt: updatedAt,
             previousRegistrationAccessTokenHash: previousHash, previousRegistrationAccessTokenValidUntil: previousValidUntil,
             softwareStatement: statement, lastUsedAt: lastUsedAt)
+        client.clientSecretTag = secretTag
+        client.registrationAccessTokenTag = ratTag
+        client.previousRegistrationAccessTokenTag = previousTag
+        return client
     }
 }
 

@@ -10,6 +10,8 @@ public protocol InitialAccessTokenRepository: Sendable {
     func list(tenantID: UUID) async throws -> [InitialAccessToken]
     /// Marks the token revoked; false when it does not exist or was revoked already.
     func revoke(tenantID: UUID, id: String, at now: Date, audit: AuditEvent) async throws -> Bool
+    /// Writes the pre-check tag of a row stored before tags, if its hash is still `hash`.
+    func storeTag(tenantID: UUID, id: String, hash: String, tag: String) async throws
 }
 
 public struct PostgresInitialAccessTokenRepository: InitialAccessTokenRepository {
@@ -24,9 +26,9 @@ public struct PostgresInitialAccessTokenRepository: InitialAccessTokenRepository
         let constraints = token.constraints.json.encodedString()
         try await database.withTenant(token.tenantID) { connection in
             try await connection.run("""
-                INSERT INTO initial_access_tokens (tenant_id, token_id, label, secret_hash, created_at, expires_at, max_uses, constraints)
-                VALUES (\(token.tenantID), \(token.id), \(token.label), \(token.secretHash), \(token.createdAt), \(token.expiresAt),
-                    \(token.maxUses), \(constraints)::jsonb)
+                INSERT INTO initial_access_tokens (tenant_id, token_id, label, secret_hash, secret_tag, created_at, expires_at, max_uses, constraints)
+                VALUES (\(token.tenantID), \(token.id), \(token.label), \(token.secretHash), \(token.secretTag), \(token.createdAt),
+                    \(token.expiresAt), \(token.maxUses), \(constraints)::jsonb)
                 """, logger: logger)
             try await AuditLog.record(audit, tenantID: token.tenantID, on: connection, logger: logger)
         }
@@ -36,7 +38,7 @@ public struct PostgresInitialAccessTokenRepository: InitialAccessTokenRepository
     public func find(tenantID: UUID, id: String) async throws -> InitialAccessToken? {
         try await database.withTenant(tenantID) { connection in
             try await connection.run("""
-                SELECT token_id, label, secret_hash, created_at, expires_at, max_uses, uses, revoked_at, constraints::text
+                SELECT token_id, label, secret_hash, created_at, expires_at, max_uses, uses, revoked_at, constraints::text, secret_tag
                 FROM initial_access_tokens WHERE tenant_id = \(tenantID) AND token_id = \(id)
                 """, logger: logger).first.flatMap { try Self.decode($0, tenantID: tenantID) }
         }
@@ -45,7 +47,7 @@ public struct PostgresInitialAccessTokenRepository: InitialAccessTokenRepository
     public func list(tenantID: UUID) async throws -> [InitialAccessToken] {
         try await database.withTenant(tenantID) { connection in
             try await connection.run("""
-                SELECT token_id, label, secret_hash, created_at, expires_at, max_uses, uses, revoked_at, constraints::text
+                SELECT token_id, label, secret_hash, created_at, expires_at, max_uses, uses, revoked_at, constraints::text, secret_tag
                 FROM initial_access_tokens WHERE tenant_id = \(tenantID) ORDER BY created_at DESC, token_id
                 """, logger: logger).compactMap { try Self.decode($0, tenantID: tenantID) }
         }
@@ -63,12 +65,21 @@ public struct PostgresInitialAccessTokenRepository: InitialAccessTokenRepository
         }
     }
 
+    public func storeTag(tenantID: UUID, id: String, hash: String, tag: String) async throws {
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run("""
+                UPDATE initial_access_tokens SET secret_tag = \(tag)
+                WHERE tenant_id = \(tenantID) AND token_id = \(id) AND secret_hash = \(hash) AND secret_tag IS NULL
+                """, logger: logger)
+        }
+    }
+
     static func decode(_ row: PostgresRow, tenantID: UUID) throws -> InitialAccessToken? {
-        let (id, label, hash, createdAt, expiresAt, maxUses, uses, revokedAt, constraintsText) =
-            try row.decode((String, String, String, Date, Date?, Int?, Int, Date?, String).self)
+        let (id, label, hash, createdAt, expiresAt, maxUses, uses, revokedAt, constraintsText, tag) =
+            try row.decode((String, String, String, Date, Date?, Int?, Int, Date?, String, String?).self)
         guard let object = try? JSONValue.parseObject(Array(constraintsText.utf8)),
               let constraints = try? InitialAccessToken.Constraints(json: .object(object)) else { return nil }
         return InitialAccessToken(tenantID: tenantID, id: id, label: label, secretHash: hash, createdAt: createdAt, expiresAt: expiresAt,
-                                  maxUses: maxUses, uses: uses, revokedAt: revokedAt, constraints: constraints)
+                                  maxUses: maxUses, uses: uses, revokedAt: revokedAt, constraints: constraints, secretTag: tag)
     }
 }

@@ -19,7 +19,7 @@ enum AdminFixture {
             let hasher = Argon2Hasher(parameters: .init(memoryKiB: 256, iterations: 1, parallelism: 1), threads: 1)
             let result: Result<[(key: AdminKey, presented: String)], any Error>
             do {
-                let service = AdminKeyService(hasher: hasher, keys: PostgresAdminKeyRepository(database: database))
+                let service = AdminKeyService(hasher: hasher, keys: PostgresAdminKeyRepository(database: database), tags: .development)
                 var created: [(key: AdminKey, presented: String)] = []
                 for spec in specs {
                     let (key, presented) = try await service.create(role: spec.role, tenantID: spec.tenantID, label: label, audit: nil)

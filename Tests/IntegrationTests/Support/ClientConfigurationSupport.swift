@@ -183,7 +183,8 @@ enum InitialAccessTokens {
             let hasher = Argon2Hasher(parameters: .init(memoryKiB: 256, iterations: 1, parallelism: 1), threads: 1)
             let result: Result<(InitialAccessToken, String), any Error>
             do {
-                let service = InitialAccessTokenService(hasher: hasher, tokens: PostgresInitialAccessTokenRepository(database: database), now: now)
+                let service = InitialAccessTokenService(hasher: hasher, tokens: PostgresInitialAccessTokenRepository(database: database),
+                                                       tags: .development, now: now)
                 result = .success(try await service.mint(for: tenant, request, actor: AuditEvent(action: "", actorType: .system, actorID: "test")))
             } catch {
                 result = .failure(error)

@@ -1,0 +1,102 @@
+import Foundation
+import PostgresNIO
+import Synchronization
+import Testing
+@testable import Registrar
+
+/// Deadlines bound the queries themselves, and a registration whose insert has started is
+/// answered with what it committed.
+@Suite("Database deadlines")
+struct DatabaseDeadlineTests {
+    @Test("Deadlines: a transaction's statement_timeout comes from the request's remaining deadline, so PostgreSQL stops the query")
+    func statementTimeoutFromRequestDeadline() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        try await TestEnvironment.withDatabase { pool in
+            let database = Database(client: pool.client, logger: pool.logger, timeout: .seconds(10))
+            let started = ContinuousClock.now
+            let outcome: Result<Void, any Error> = await RequestExpiry.$deadline.withValue(.now + .milliseconds(300)) {
+                do {
+                    try await database.withTenant(tenant.id) { connection in
+                        try await connection.run("SELECT pg_sleep(3)", logger: TestEnvironment.logger)
+                    }
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
+            }
+            #expect(ContinuousClock.now - started < .seconds(2))
+            guard case .failure(let error) = outcome else {
+                Issue.record("the query ran past the request's deadline")
+                return
+            }
+            #expect((error as? DatabaseError)?.kind == .unavailable, "\(error)")
+            // The setting is local to that transaction: the next one runs with the full timeout.
+            let value = try await database.withTenant(tenant.id) { connection in
+                try await connection.run("SHOW statement_timeout", logger: TestEnvironment.logger).first?.decode(String.self)
+            }
+            #expect(value == "10s")
+        }
+    }
+
+    /// Delegates to PostgreSQL, holding each insert a while before it starts, as a slow commit would.
+    struct SlowInsertRepository: ClientRepository {
+        let base: PostgresClientRepository
+        let started: @Sendable () -> Void
+
+        func insert(_ client: RegisteredClient, audit: AuditEvent, consumingInitialAccessToken tokenID: String?, at now: Date, maxClients: Int) async throws {
+            started()
+            try await Task.sleep(for: .milliseconds(300))
+            try await base.insert(client, audit: audit, consumingInitialAccessToken: tokenID, at: now, maxClients: maxClients)
+        }
+        func findDuplicate(tenantID: UUID, dedupKey: String, since: Date) async throws -> RegisteredClient? {
+            try await base.findDuplicate(tenantID: tenantID, dedupKey: dedupKey, since: since)
+        }
+        func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient? { try await base.find(tenantID: tenantID, clientID: clientID) }
+        func modify(tenantID: UUID, clientID: String, audit: @escaping @Sendable (RegisteredClient) -> AuditEvent?,
+                    _ change: @escaping @Sendable (RegisteredClient) throws -> RegisteredClient) async throws -> RegisteredClient? {
+            try await base.modify(tenantID: tenantID, clientID: clientID, audit: audit, change)
+        }
+        func rehashRegistrationAccessToken(tenantID: UUID, clientID: String, from old: String, to new: ProtectedToken) async throws {
+            try await base.rehashRegistrationAccessToken(tenantID: tenantID, clientID: clientID, from: old, to: new)
+        }
+        func storeTag(tenantID: UUID, clientID: String, _ credential: ClientCredential, hash: String, tag: String) async throws {
+            try await base.storeTag(tenantID: tenantID, clientID: clientID, credential, hash: hash, tag: tag)
+        }
+        func delete(tenantID: UUID, clientID: String, audit: AuditEvent) async throws -> Bool {
+            try await base.delete(tenantID: tenantID, clientID: clientID, audit: audit)
+        }
+        func record(_ audit: AuditEvent, tenantID: UUID) async throws { try await base.record(audit, tenantID: tenantID) }
+        func list(tenantID: UUID, filter: ClientFilter, after cursor: Cursor?, limit: Int) async throws -> Page<RegisteredClient> {
+            try await base.list(tenantID: tenantID, filter: filter, after: cursor, limit: limit)
+        }
+        func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, at now: Date, audit: AuditEvent) async throws -> Bool {
+            try await base.setStatus(tenantID: tenantID, clientID: clientID, status: status, at: now, audit: audit)
+        }
+        func markUsed(tenantID: UUID, clientID: String, at now: Date) async throws { try await base.markUsed(tenantID: tenantID, clientID: clientID, at: now) }
+    }
+
+    @Test("Deadlines: a registration cancelled while its insert runs still commits and answers with the stored client and its credentials")
+    func commitPointIsShielded() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        try await TestEnvironment.withDatabase { database in
+            let hasher = Argon2Hasher(parameters: .init(memoryKiB: 256, iterations: 1, parallelism: 1), threads: 1)
+            let insertStarted = Mutex(false)
+            let service = ClientRegistrationService(
+                hasher: hasher, tags: .development,
+                clients: SlowInsertRepository(base: PostgresClientRepository(database: database), started: { insertStarted.withLock { $0 = true } }),
+                now: { Date() })
+            let metadata = ClientMetadata(redirectURIs: ["http://127.0.0.1:4000/callback"], tokenEndpointAuthMethod: .none, clientName: "Shielded")
+            let registration = Task {
+                try await service.register(metadata, tenant: tenant, via: .dcr, requester: .init(sourceAddress: "192.0.2.1"))
+            }
+            while !insertStarted.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+            registration.cancel()
+            let result = await registration.result
+            try await hasher.shutdown()
+            let (client, credentials) = try result.get()
+            #expect(credentials.registrationAccessToken != nil)
+            let stored = try #require(try await PostgresClientRepository(database: database).find(tenantID: tenant.id, clientID: client.clientID))
+            #expect(stored.registrationAccessTokenHash == client.registrationAccessTokenHash)
+        }
+    }
+}
