@@ -14,7 +14,7 @@ struct FairQueueTests {
     func roundRobin(_ submissions: [(String, String)], expected: [String]) {
         var queue = Queue(workers: 1, waitingLimit: 16, keyWaitingLimit: 16)
         for (tenant, job) in submissions {
-            let admitted = queue.enqueue(job, for: tenant)
+            let admitted = queue.enqueue(job, for: tenant).isAdmitted
             #expect(admitted)
         }
         var order: [String] = []
@@ -32,19 +32,19 @@ struct FairQueueTests {
     func tenantShare() {
         var queue = Queue(workers: 2, waitingLimit: 8, keyWaitingLimit: 2)
         #expect(queue.keyLimit == 4)
-        let flood = (0..<10).map { queue.enqueue("a\($0)", for: "A") }
+        let flood = (0..<10).map { queue.enqueue("a\($0)", for: "A").isAdmitted }
         #expect(flood == [true, true, true, true, false, false, false, false, false, false])
         let others = ["b0": "B", "b1": "B", "b2": "B", "b3": "B", "b4": "B", "c0": "C", "c1": "C", "d0": "D"]
-            .sorted { $0.key < $1.key }.map { queue.enqueue($0.key, for: $0.value) }
-        #expect(others == [true, true, true, true, false, true, true, false],
-                "B gets its own share, C the rest; D finds the pool's own bound (workers + waitingLimit)")
+            .sorted { $0.key < $1.key }.map { queue.enqueue($0.key, for: $0.value).isAdmitted }
+        #expect(others == [true, true, true, true, false, true, true, true],
+                "B gets its own share, C the rest; D, finding the pool full, takes a busiest tenant's slot")
         #expect(queue.inFlight == 10)
         // A finished job frees a slot of its tenant only.
         let (tenant, _) = queue.next()!
         queue.finish(tenant)
         #expect(tenant == "A")
-        let again = [queue.enqueue("a-again", for: "A"), queue.enqueue("d1", for: "D")]
-        #expect(again == [true, false])
+        let again = [queue.enqueue("a-again", for: "A").isAdmitted, queue.enqueue("d1", for: "D").isAdmitted]
+        #expect(again == [true, true])
     }
 
     @Test("A flood on tenant A leaves tenant B's admissions above 90 % and B's waits at one job")
@@ -59,10 +59,10 @@ struct FairQueueTests {
         var running: [String] = []
         for step in 0..<400 {
             for _ in 0..<10 {  // A: ten new requests per step
-                if queue.enqueue("a", for: "A") { admitted["A", default: 0] += 1 } else { refused["A", default: 0] += 1 }
+                if queue.enqueue("a", for: "A").isAdmitted { admitted["A", default: 0] += 1 } else { refused["A", default: 0] += 1 }
             }
             if step % 4 == 0 {  // B: one request every fourth step
-                if queue.enqueue("b\(bSerial)", for: "B") {
+                if queue.enqueue("b\(bSerial)", for: "B").isAdmitted {
                     admitted["B", default: 0] += 1
                     bQueued[bSerial] = dispatched
                 } else { refused["B", default: 0] += 1 }
@@ -84,11 +84,35 @@ struct FairQueueTests {
         #expect(bWaits.allSatisfy { $0 <= 2 }, "a job of B waits behind at most one job of A: \(bWaits)")
     }
 
+    @Test("A tenant alone may use the whole queue; a quieter tenant arriving at a full queue takes the busiest tenant's newest waiting slot")
+    func fullQueueIsSharedByDisplacement() {
+        var queue = Queue(workers: 1, waitingLimit: 4, keyWaitingLimit: 4)
+        let alone = (0..<6).map { queue.enqueue("a\($0)", for: "A").isAdmitted }
+        #expect(alone == [true, true, true, true, true, false], "A fills all five slots, then finds no busier tenant")
+        var displaced: [String] = []
+        var outcomes: [Bool] = []
+        for job in ["b0", "b1", "b2"] {
+            let admission = queue.enqueue(job, for: "B")
+            outcomes.append(admission.isAdmitted)
+            if case .admitted(let job?) = admission { displaced.append(job) }
+        }
+        #expect(outcomes == [true, true, false], "B takes slots while A holds more than one job more than B")
+        #expect(displaced == ["a4", "a3"], "the newest waiting jobs of A give way")
+        #expect(queue.inFlight == 5 && queue.inFlight(for: "A") == 3 && queue.inFlight(for: "B") == 2)
+        // Round-robin still serves B after one job of A.
+        var order: [String] = []
+        while let (tenant, job) = queue.next() {
+            order.append(job)
+            queue.finish(tenant)
+        }
+        #expect(order == ["a0", "b0", "a1", "b1", "a2"])
+    }
+
     @Test("Limits below one are raised: at least one worker, one waiting slot per tenant")
     func minimums() {
         var queue = Queue(workers: 0, waitingLimit: -3, keyWaitingLimit: 0)
         #expect(queue.workers == 1 && queue.waitingLimit == 0 && queue.keyWaitingLimit == 1)
-        let admitted = [queue.enqueue("a0", for: "A"), queue.enqueue("a1", for: "A"), queue.enqueue("b0", for: "B")]
+        let admitted = [queue.enqueue("a0", for: "A"), queue.enqueue("a1", for: "A"), queue.enqueue("b0", for: "B")].map(\.isAdmitted)
         #expect(admitted == [true, false, false])
     }
 }

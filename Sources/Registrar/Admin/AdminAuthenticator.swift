@@ -41,7 +41,7 @@ struct AdminAuthenticator: Sendable {
         try await limiter.check(checks)
         guard let presented, let id, let budget,
               let key = try await keys.find(id: id), key.revokedAt == nil,
-              case .verified(_, let untagged) = try await verifier.verify(presented, against: key.secretHash, tag: key.secretTag)
+              case .verified(_, let untagged) = try await verifier.verify(presented, against: key.secretHash, tag: key.secretTag, tenant: key.tenantID)
         else {
             await limiter.recordFailure(from: failureAddress, tenantID: nil, limit: Self.failures)
             throw Problem.unauthorized

@@ -122,7 +122,7 @@ extension AdminController {
             throw Problem(.conflict, "the client authenticates with \(found.metadata.tokenEndpointAuthMethod.rawValue) and has no secret")
         }
         let secret = SecretGenerator.clientSecret()
-        let protected = try await verifier.protect(secret)
+        let protected = try await verifier.protect(secret, tenant: record.tenant.id)
         let (now, lifetime) = (now(), record.tenant.policy.clientSecretLifetimeSeconds)
         let audit = principal.actor("client.secret_rotated", context, clientID: found.clientID)
         guard let client = try await clients.modify(tenantID: record.tenant.id, clientID: found.clientID, audit: { _ in audit }, { current in
@@ -147,7 +147,7 @@ extension AdminController {
         let (principal, record) = try await tenant(request, context, .write)
         let found = try await client(record, context)
         let token = SecretGenerator.registrationAccessToken()
-        let protected = try await verifier.protect(token)
+        let protected = try await verifier.protect(token, tenant: record.tenant.id)
         let now = now()
         let audit = principal.actor("client.registration_access_token_reissued", context, clientID: found.clientID)
         guard let client = try await clients.modify(tenantID: record.tenant.id, clientID: found.clientID, audit: { _ in audit }, { current in
@@ -189,7 +189,7 @@ extension AdminController {
             throw rejected
         } else if client.metadata.isConfidential {
             guard let secret, let hash = client.clientSecretHash, client.clientSecretExpiresAt.map({ $0 > now() }) ?? true,
-                  case .verified(_, let untagged) = try await verifier.verify(secret, against: hash, tag: client.clientSecretTag)
+                  case .verified(_, let untagged) = try await verifier.verify(secret, against: hash, tag: client.clientSecretTag, tenant: tenantID)
             else { throw rejected }
             if untagged {
                 try await clients.storeTag(tenantID: tenantID, clientID: clientID, .clientSecret, hash: hash, tag: verifier.tags.tag(secret))

@@ -156,7 +156,7 @@ public struct AdminKeyService: Sendable {
     public func create(role: AdminKey.Role, tenantID: UUID?, label: String, audit: AuditEvent?) async throws -> (AdminKey, String) {
         try Label.check(label)
         let (id, presented) = AdminKey.generate()
-        let key = AdminKey(id: id, tenantID: tenantID, role: role, label: label, secretHash: try await hasher.hash(presented), createdAt: now(),
+        let key = AdminKey(id: id, tenantID: tenantID, role: role, label: label, secretHash: try await hasher.hash(presented, tenant: tenantID), createdAt: now(),
                            secretTag: tags?.tag(presented))
         var event = audit
         event?.details["key_id"] = .string(id)

@@ -56,7 +56,7 @@ public struct InitialAccessTokenService: Sendable {
         let presented = "iat_\(id).\(secret)"
         let created = now()
         let token = InitialAccessToken(
-            tenantID: tenant.id, id: id, label: request.label, secretHash: try await hasher.hash(presented), createdAt: created,
+            tenantID: tenant.id, id: id, label: request.label, secretHash: try await hasher.hash(presented, tenant: tenant.id), createdAt: created,
             expiresAt: request.lifetime.map { created.addingTimeInterval($0) }, maxUses: request.maxUses, constraints: request.constraints,
             secretTag: tags?.tag(presented))
         var audit = actor

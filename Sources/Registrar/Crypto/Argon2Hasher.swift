@@ -19,8 +19,8 @@ import ServiceLifecycle
 /// Both write and read the same PHC strings, so stored hashes verify whichever made them.
 ///
 /// The pool has a bounded queue shared fairly between tenants (`FairQueue`): when
-/// `threads + queueLimit` hashes are in flight, or the requesting tenant already holds
-/// `threads + tenantQueueLimit` of them, a new request fails at once with
+/// `threads + queueLimit` hashes are in flight, a new request takes the newest waiting slot of
+/// a busier tenant (whose request then fails) or fails itself, at once, with
 /// `Argon2Hasher.Overloaded` (answered as 503 with `Retry-After`), so a flood turns into fast
 /// refusals for the flooding tenant instead of growing latency or refusals for everyone.
 public final class Argon2Hasher: Sendable {
@@ -67,8 +67,9 @@ public final class Argon2Hasher: Sendable {
     static let saltLength = 16
     static let hashLength = 32
 
-    /// - Parameter tenantQueueLimit: a tenant's share of the `queueLimit` waiting slots; by
-    ///   default a quarter of them, so four flooding tenants together still leave room.
+    /// - Parameter tenantQueueLimit: the most of the `queueLimit` waiting slots one tenant may
+    ///   hold; by default all of them (a tenant alone may use the whole queue; when it is full,
+    ///   quieter tenants take the busiest tenant's newest slots, see `FairQueue`).
     public init(
         parameters: Parameters = .init(), threads: Int = System.coreCount, queueLimit: Int = 64,
         tenantQueueLimit: Int? = nil, implementation: Implementation = .sodium
@@ -77,7 +78,7 @@ public final class Argon2Hasher: Sendable {
         self.parameters = parameters
         self.threads = max(1, threads)
         self.queueLimit = max(0, queueLimit)
-        self.tenantQueueLimit = max(1, tenantQueueLimit ?? self.queueLimit / 4)
+        self.tenantQueueLimit = max(1, tenantQueueLimit ?? self.queueLimit)
         self.implementation = implementation
         self.pool = HashingPool(threads: self.threads, waitingLimit: self.queueLimit, tenantWaitingLimit: self.tenantQueueLimit)
     }

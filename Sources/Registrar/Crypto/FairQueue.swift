@@ -1,10 +1,12 @@
 /// The hashing pool's bounded queue, shared fairly between tenants.
 ///
-/// At most `workers + waitingLimit` jobs are in flight (running or waiting) in all, as before;
-/// on top of that one key (tenant) may hold at most `workers + keyWaitingLimit` of them, so a
-/// tenant flooding the pool keeps every worker busy but leaves waiting slots for the others,
-/// whose jobs are then admitted instead of refused. Workers take waiting jobs round-robin by
-/// key — one job of each waiting tenant in turn — so an admitted job of a quiet tenant waits
+/// At most `workers + waitingLimit` jobs are in flight (running or waiting) in all, as before,
+/// and one key (tenant) may hold at most `workers + keyWaitingLimit` of them (by default the
+/// whole queue, so a tenant alone may use all of it). The queue is work-conserving: when it is
+/// full, a job of a key that holds fewer jobs than the busiest key takes that key's newest
+/// waiting slot, and the displaced job is refused instead, so a tenant flooding the pool keeps
+/// every worker busy but cannot keep a quieter tenant out. Workers take waiting jobs round-robin
+/// by key — one job of each waiting tenant in turn — so an admitted job of a quiet tenant waits
 /// for at most one job of each other tenant, however deep the flood's own queue is.
 ///
 /// A plain value with no locking: the pool keeps it behind its lock, the tests drive it directly.
@@ -32,14 +34,53 @@ struct FairQueue<Key: Hashable, Job> {
     var inFlight: Int { running + waitingCount }
     func inFlight(for key: Key) -> Int { inFlightByKey[key, default: 0] }
 
-    /// Admits `job` for `key`, or refuses it (false) when the pool or the key's share is full.
-    mutating func enqueue(_ job: Job, for key: Key) -> Bool {
-        guard inFlight < workers + waitingLimit, inFlight(for: key) < keyLimit else { return false }
+    /// What became of a job offered to the queue.
+    enum Admission {
+        /// Admitted; `displaced` is a waiting job of a busier key that gave up its slot and must
+        /// be refused to its caller now.
+        case admitted(displaced: Job?)
+        case refused
+
+        var isAdmitted: Bool {
+            if case .admitted = self { true } else { false }
+        }
+    }
+
+    /// Admits `job` for `key`, taking the newest waiting slot of the busiest key when the pool is
+    /// full and that key holds more than one job more than `key`; refuses it when the key's own
+    /// share is full, or when no key is busier.
+    mutating func enqueue(_ job: Job, for key: Key) -> Admission {
+        guard inFlight(for: key) < keyLimit else { return .refused }
+        var displaced: Job?
+        if inFlight >= workers + waitingLimit {
+            guard let busiest = waiting.keys.max(by: { inFlight(for: $0) < inFlight(for: $1) }), busiest != key,
+                  inFlight(for: busiest) > inFlight(for: key) + 1
+            else { return .refused }
+            displaced = removeNewestWaiting(of: busiest)
+        }
+        admit(job, for: key)
+        return .admitted(displaced: displaced)
+    }
+
+    private mutating func admit(_ job: Job, for key: Key) {
         inFlightByKey[key, default: 0] += 1
         if waiting[key] == nil { turns.append(key) }
         waiting[key, default: []].append(job)
         waitingCount += 1
-        return true
+    }
+
+    private mutating func removeNewestWaiting(of key: Key) -> Job? {
+        guard var jobs = waiting[key], let job = jobs.popLast() else { return nil }
+        if jobs.isEmpty {
+            waiting[key] = nil
+            turns.removeAll { $0 == key }
+        } else {
+            waiting[key] = jobs
+        }
+        waitingCount -= 1
+        let remaining = inFlight(for: key) - 1
+        inFlightByKey[key] = remaining > 0 ? remaining : nil
+        return job
     }
 
     /// The next job for a free worker: the oldest job of the key whose turn it is.

@@ -17,6 +17,8 @@ final class HashingPool: @unchecked Sendable {
         let admitted: ContinuousClock.Instant
         /// Does the work and returns how to hand its result to the caller.
         let work: @Sendable () -> @Sendable () -> Void
+        /// Tells the caller its job gave up its waiting slot to a quieter tenant's.
+        let refuse: @Sendable () -> Void
     }
 
     // Everything below `condition` is guarded by it.
@@ -47,17 +49,23 @@ final class HashingPool: @unchecked Sendable {
     /// pool, or `tenant`'s share of it, is full (or the pool has stopped).
     func run<T: Sendable>(tenant: UUID?, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let job = Job(admitted: .now) {
+            let job = Job(admitted: .now, work: {
                 let result = Result { try body() }
                 return { continuation.resume(with: result) }
+            }, refuse: { continuation.resume(throwing: Argon2Hasher.Overloaded()) })
+            let admission = condition.withLock { () -> FairQueue<UUID?, Job>.Admission in
+                guard !stopping else { return .refused }
+                let admission = queue.enqueue(job, for: tenant)
+                if admission.isAdmitted {
+                    depth.record(queue.waitingCount)
+                    condition.signal()
+                }
+                return admission
             }
-            let admitted = condition.withLock { () -> Bool in
-                guard !stopping, queue.enqueue(job, for: tenant) else { return false }
-                depth.record(queue.waitingCount)
-                condition.signal()
-                return true
+            switch admission {
+            case .refused: job.refuse()
+            case .admitted(let displaced): displaced?.refuse()
             }
-            if !admitted { continuation.resume(throwing: Argon2Hasher.Overloaded()) }
         }
     }
 
