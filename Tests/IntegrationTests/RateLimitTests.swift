@@ -119,7 +119,10 @@ struct RateLimitTests {
 
     @Test("Issue 9: wrong secrets for a known initial access token id do not spend that token's budget")
     func wrongSecretsDoNotSpendAnInitialAccessTokensBudget() async throws {
-        let tenant = try await TestEnvironment.createTenant()
+        // A slow limit: the state a verified use writes stays in the future, out of any sweep.
+        let tenant = try await TestEnvironment.createTenant(policy: AbuseAndLifecycleTests.policy {
+            $0.rateLimits.initialAccessToken = RateLimit(limit: 1, periodSeconds: 3600, burst: 30)
+        })
         let (_, presented) = try await InitialAccessTokens.mint(for: tenant)
         let (id, _) = try #require(InitialAccessToken.parse(presented))
         let (wrong, stateAfterWrong, right) = try await Self.run { server in
@@ -143,7 +146,10 @@ struct RateLimitTests {
 
     @Test("Issue 9: the authenticate API spends a client's budget only for its right secret, and never for ids it did not issue")
     func wrongSecretsDoNotSpendAClientsAuthenticationBudget() async throws {
-        let tenant = try await TestEnvironment.createTenant()
+        // A slow limit: the state a verified use writes stays in the future, out of any sweep.
+        let tenant = try await TestEnvironment.createTenant(policy: AbuseAndLifecycleTests.policy {
+            $0.rateLimits.authenticatePerClient = RateLimit(limit: 1, periodSeconds: 3600, burst: 30)
+        })
         let key = try await AdminFixture.key(.service, for: tenant)
         let (clientID, statuses, stateAfterWrong) = try await AdminFixture.run { server in
             let client = try await AdminFixture.register(server, tenant, AdminFixture.confidentialClient())
