@@ -21,8 +21,19 @@ struct OAuthErrorTests {
         "access_denied": 403,
         "server_error": 500,
         "temporarily_unavailable": 503,
+        // RFC 6749 §4.1.2.1 (sent in a redirect; 400 when answered directly).
+        "unsupported_response_type": 400,
         // RFC 6750 §3.1.
         "invalid_token": 401,
+        "insufficient_scope": 403,
+        // RFC 7009 §2.2.1.
+        "unsupported_token_type": 400,
+        // RFC 8707 §2.
+        "invalid_target": 400,
+        // OpenID Connect Core §3.1.2.6 (sent in a redirect).
+        "login_required": 400,
+        "consent_required": 400,
+        "interaction_required": 400,
         "not_found": 404,
         "too_many_requests": 429,
     ]

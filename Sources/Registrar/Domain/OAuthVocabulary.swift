@@ -16,6 +16,8 @@ public enum TokenEndpointAuthMethod: String, Sendable, CaseIterable, Codable {
 public enum GrantType: String, Sendable, CaseIterable, Codable {
     case authorizationCode = "authorization_code"
     case refreshToken = "refresh_token"
+    /// RFC 6749 §4.4, for confidential clients acting on their own behalf.
+    case clientCredentials = "client_credentials"
 }
 
 /// RFC 7591 §2 `response_types` values this server implements.

@@ -54,6 +54,10 @@ public struct RateLimits: Sendable, Equatable {
     public var authenticatePerClient = RateLimit(limit: 120, periodSeconds: 60, burst: 30)
     /// Failed authentications (any credential) per source address, to slow guessing.
     public var failedAuthenticationsPerAddress = RateLimit(limit: 30, periodSeconds: 60, burst: 20)
+    /// Failed sign-ins per account (user email, known or not): slows guessing one person's password.
+    public var failedSignInsPerAccount = RateLimit(limit: 10, periodSeconds: 300, burst: 10)
+    /// Failed sign-ins per tenant and source address.
+    public var failedSignInsPerAddress = RateLimit(limit: 30, periodSeconds: 60, burst: 20)
 
     public init() {}
 
@@ -65,6 +69,8 @@ public struct RateLimits: Sendable, Equatable {
         ("initial_access_token", \.initialAccessToken),
         ("authenticate_per_client", \.authenticatePerClient),
         ("failed_authentications_per_address", \.failedAuthenticationsPerAddress),
+        ("failed_sign_ins_per_account", \.failedSignInsPerAccount),
+        ("failed_sign_ins_per_address", \.failedSignInsPerAddress),
     ]
 
     public var json: JSONValue {

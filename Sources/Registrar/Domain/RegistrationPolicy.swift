@@ -86,6 +86,8 @@ public struct RegistrationPolicy: Sendable, Equatable {
     public var reapUnusedAfterDays = 0
     /// Delete clients this many days after the reaper disabled them.
     public var reapDeleteAfterDays = 7
+    /// The settings of the tenant's authorization server (lifetimes, consent, sessions).
+    public var authorizationServer = AuthorizationServerSettings()
 
     public init() {}
 
@@ -158,6 +160,7 @@ extension RegistrationPolicy {
         case reapNeverUsedAfterHours = "reap_never_used_after_hours"
         case reapUnusedAfterDays = "reap_unused_after_days"
         case reapDeleteAfterDays = "reap_delete_after_days"
+        case authorizationServer = "authorization_server"
     }
 
     /// Parses a stored or submitted policy; omitted fields keep their defaults.
@@ -243,6 +246,9 @@ extension RegistrationPolicy {
                 policy[keyPath: path] = value
             }
         }
+        if let settings = reader.present(Key.authorizationServer.rawValue) {
+            policy.authorizationServer = try AuthorizationServerSettings(json: settings, field: Key.authorizationServer.rawValue)
+        }
         if policy.softwareStatementMode == .required && policy.trustedSoftwareStatementIssuers.isEmpty {
             throw PolicyError(field: Key.trustedSoftwareStatementIssuers.rawValue, reason: "required software statements need at least one trusted issuer")
         }
@@ -275,6 +281,7 @@ extension RegistrationPolicy {
             Key.reapNeverUsedAfterHours.rawValue: .number(Double(reapNeverUsedAfterHours)),
             Key.reapUnusedAfterDays.rawValue: .number(Double(reapUnusedAfterDays)),
             Key.reapDeleteAfterDays.rawValue: .number(Double(reapDeleteAfterDays)),
+            Key.authorizationServer.rawValue: authorizationServer.json,
         ])
     }
 
@@ -317,7 +324,7 @@ extension RegistrationPolicy {
 }
 
 /// Typed reads of a policy object's fields, each failure naming the field.
-private struct FieldReader {
+struct FieldReader {
     let object: [String: JSONValue]
 
     func present(_ key: String) -> JSONValue? {

@@ -18,8 +18,18 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case accessDenied = "access_denied"
         case serverError = "server_error"
         case temporarilyUnavailable = "temporarily_unavailable"
+        case unsupportedResponseType = "unsupported_response_type"
         // RFC 6750 §3.1
         case invalidToken = "invalid_token"
+        case insufficientScope = "insufficient_scope"
+        // RFC 7009 §2.2.1
+        case unsupportedTokenType = "unsupported_token_type"
+        // RFC 8707 §2
+        case invalidTarget = "invalid_target"
+        // OpenID Connect Core §3.1.2.6, answered to `prompt=none`
+        case loginRequired = "login_required"
+        case consentRequired = "consent_required"
+        case interactionRequired = "interaction_required"
         // RFC 7591 §3.2.2
         case invalidRedirectURI = "invalid_redirect_uri"
         case invalidClientMetadata = "invalid_client_metadata"
@@ -34,12 +44,13 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         public var status: HTTPResponse.Status {
             switch self {
             case .invalidRequest, .invalidGrant, .unauthorizedClient, .unsupportedGrantType,
-                 .invalidScope, .invalidRedirectURI, .invalidClientMetadata,
+                 .invalidScope, .invalidRedirectURI, .invalidClientMetadata, .unsupportedResponseType,
+                 .unsupportedTokenType, .invalidTarget, .loginRequired, .consentRequired, .interactionRequired,
                  .invalidSoftwareStatement, .unapprovedSoftwareStatement:
                 return .badRequest
             case .invalidClient, .invalidToken:
                 return .unauthorized
-            case .accessDenied:
+            case .accessDenied, .insufficientScope:
                 return .forbidden
             case .notFound:
                 return .notFound
