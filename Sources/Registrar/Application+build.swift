@@ -111,6 +111,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let metrics = MetricsController(platformHost: config.metricsPort == nil ? resolver.platformHost : nil, token: config.metricsToken)
     let authorizationCodes = AuthorizationCodeService(codes: PostgresAuthorizationCodeRepository(database: database), now: overrides.now)
     let tokenFamilies = PostgresTokenFamilyRepository(database: database, now: overrides.now)
+    // The tenant's local users and their browser sessions (sign-in, /authorize, consent).
+    let users = PostgresUserRepository(database: database)
+    let sessionStore = SessionStore(sessions: PostgresSessionRepository(database: database), now: overrides.now)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     // The middleware order, outermost first, is part of the design:
