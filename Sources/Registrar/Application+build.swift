@@ -36,6 +36,10 @@ struct AppComponents {
     let reaper: ClientReaper
     let sweeper: RateLimitSweeper
     let readAudit: ReadAuditCoalescer
+    /// Issues the codes `/authorize` answers with (tests make codes through it directly).
+    let authorizationCodes: AuthorizationCodeService
+    /// Revokes token families when a grant or a user's sessions are revoked.
+    let tokenFamilies: any TokenFamilyRepository
     /// The router of the separate metrics listener, when `--metrics-port` asks for one.
     let metricsRouter: Router<AppRequestContext>?
 }
@@ -105,6 +109,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let reaperRepository = PostgresClientReaperRepository(database: database)
     let readAudit = ReadAuditCoalescer(audit: PostgresAuditRepository(database: database), now: overrides.now)
     let metrics = MetricsController(platformHost: config.metricsPort == nil ? resolver.platformHost : nil, token: config.metricsToken)
+    let authorizationCodes = AuthorizationCodeService(codes: PostgresAuthorizationCodeRepository(database: database), now: overrides.now)
+    let tokenFamilies = PostgresTokenFamilyRepository(database: database, now: overrides.now)
+    // The tenant's local users and their browser sessions (sign-in, /authorize, consent).
+    let users = PostgresUserRepository(database: database)
+    let sessionStore = SessionStore(sessions: PostgresSessionRepository(database: database), now: overrides.now)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     // The middleware order, outermost first, is part of the design:
@@ -164,7 +173,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
-                         sweeper: RateLimitSweeper(limiter: limiter), readAudit: readAudit, metricsRouter: metricsRouter)
+                         sweeper: RateLimitSweeper(limiter: limiter), readAudit: readAudit,
+                         authorizationCodes: authorizationCodes, tokenFamilies: tokenFamilies, metricsRouter: metricsRouter)
 }
 
 extension DatabaseURL {
