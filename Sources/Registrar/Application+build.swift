@@ -101,6 +101,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                   cache: TenantCache(lifetime: overrides.tenantCacheLifetime),
                                   limiter: limiter, lookupLimit: platformLimits.tenantLookupsPerAddress)
     let tags = try config.resolvedTokenTagKey()
+    // The tenants' token signing keys, sealed under the key-encryption key (design §4).
+    let signingKeys = SigningKeyStore(repository: PostgresSigningKeyRepository(database: database),
+                                      encryption: try config.resolvedKeyEncryptionKey(), now: overrides.now)
+    let accessTokens = AccessTokenIssuer(keys: signingKeys, now: overrides.now)
+    let accessTokenValidator = AccessTokenValidator(keys: signingKeys, now: overrides.now)
     let registration = ClientRegistrationService(hasher: hasher, tags: tags, clients: clients, now: overrides.now)
     let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache(), tags: tags, argon2Verifications: overrides.argon2Verifications)
     let intake = RegistrationIntake(now: overrides.now)
@@ -150,6 +155,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         metricsRouter = separate
     }
     MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
+    JWKSController(resolver: resolver, keys: signingKeys).addRoutes(to: router)
     RegistrationController(
         resolver: resolver, registration: registration,
         initialAccessTokens: InitialAccessTokenAuthenticator(tokens: initialAccessTokens, verifier: verifier, limiter: limiter, now: overrides.now),
