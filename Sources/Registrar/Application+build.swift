@@ -176,6 +176,12 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository,
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
+    // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
+    AuthorizeController(
+        resolver: resolver, clients: clients, sessions: sessionStore, grants: PostgresConsentGrantRepository(database: database),
+        codes: authorizationCodes, families: tokenFamilies, resources: PostgresResourceServerRepository(database: database),
+        csrf: ConsentCSRF(key: tags), pages: try PageRenderer(), now: overrides.now
+    ).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
