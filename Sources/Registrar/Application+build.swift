@@ -108,6 +108,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     // The tenant's local users and their browser sessions (sign-in, /authorize, consent).
     let users = PostgresUserRepository(database: database)
     let sessionStore = SessionStore(sessions: PostgresSessionRepository(database: database), now: overrides.now)
+    let csrf = CSRFProtection(key: tags)
+    let pages = try PageRenderer()
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     // The middleware order, outermost first, is part of the design:
@@ -155,7 +157,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                                            platform: platformLimits, now: overrides.now),
         intake: intake, hasher: hasher, readAudit: readAudit, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
-    AdminController(
+    let admin = AdminController(
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, tags: tags, now: overrides.now),
@@ -163,7 +165,12 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         platformAudit: PostgresPlatformAuditRepository(database: database), hasher: hasher, verifier: verifier,
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository,
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
-    ).addRoutes(to: router)
+    )
+    admin.addRoutes(to: router)
+    admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, sessions: PostgresSessionRepository(database: database),
+                                                        now: overrides.now))
+    try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
+                         pages: pages, now: overrides.now).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
