@@ -35,6 +35,8 @@ struct AppComponents {
     let database: Database
     let reaper: ClientReaper
     let sweeper: RateLimitSweeper
+    /// Sweeps expired codes, refresh tokens and revocation entries on the reaper's schedule.
+    let tokenSweeper: TokenSweeper
     let readAudit: ReadAuditCoalescer
     /// Issues the codes `/authorize` answers with (tests make codes through it directly).
     let authorizationCodes: AuthorizationCodeService
@@ -55,7 +57,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
                                             idleTimeout: TimeAmount(timeouts.idle))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [postgres, Argon2HasherService(hasher: hasher)]
-            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper)] } ?? [])
+            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper,
+                                                                        tokenSweeper: components.tokenSweeper)] } ?? [])
             + [ReadAuditFlushService(coalescer: components.readAudit, interval: overrides.readAuditFlushInterval, logger: logger)]
             + (components.metricsRouter.map { router in
                 [Application(router: router, configuration: .init(address: .hostname(config.host, port: config.metricsPort ?? 0), serverName: nil),
@@ -189,10 +192,26 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         codes: authorizationCodes, families: tokenFamilies, resources: PostgresResourceServerRepository(database: database),
         csrf: ConsentCSRF(key: tags), pages: pages, now: overrides.now
     ).addRoutes(to: router)
+    // The token, revocation and introspection endpoints (RFC 6749, RFC 7009, RFC 7662).
+    let assertions = ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database))
+    let tokenGrantRepository = PostgresTokenGrantRepository(database: database)
+    let resourceServerRepository = PostgresResourceServerRepository(database: database)
+    TokenController(
+        resolver: resolver,
+        authenticator: ClientAuthenticator(clients: clients, verifier: verifier, assertions: assertions, limiter: limiter, failures: failures,
+                                           platform: platformLimits, now: overrides.now),
+        grants: TokenGrants(grants: tokenGrantRepository, issuer: accessTokens, signingKeys: signingKeys, resources: resourceServerRepository,
+                            now: overrides.now),
+        repository: tokenGrantRepository, validator: accessTokenValidator,
+        resourceServers: ResourceServerAuthenticator(servers: resourceServerRepository, verifier: verifier, now: overrides.now),
+        limiter: limiter, failures: failures, platform: platformLimits, usage: usage, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+    ).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
-                         sweeper: RateLimitSweeper(limiter: limiter), readAudit: readAudit,
+                         sweeper: RateLimitSweeper(limiter: limiter),
+                         tokenSweeper: TokenSweeper(repository: PostgresTokenSweepRepository(database: database), now: overrides.now),
+                         readAudit: readAudit,
                          authorizationCodes: authorizationCodes, tokenFamilies: tokenFamilies, metricsRouter: metricsRouter)
 }
 
