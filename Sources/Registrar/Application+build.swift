@@ -167,7 +167,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                                            platform: platformLimits, now: overrides.now),
         intake: intake, hasher: hasher, readAudit: readAudit, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
-    AdminController(
+    let admin = AdminController(
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, tags: tags, now: overrides.now),
@@ -175,7 +175,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         platformAudit: PostgresPlatformAuditRepository(database: database), hasher: hasher, verifier: verifier,
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository,
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
-    ).addRoutes(to: router)
+    )
+    admin.addRoutes(to: router)
+    admin.addResourceServerRoutes(to: router, servers: PostgresResourceServerRepository(database: database))
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
