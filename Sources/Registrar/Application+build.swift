@@ -182,6 +182,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     )
     admin.addRoutes(to: router)
+    let resourceServerRepository = PostgresResourceServerRepository(database: database)
+    admin.addResourceServerRoutes(to: router, servers: resourceServerRepository)
     admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, sessions: PostgresSessionRepository(database: database),
                                                         now: overrides.now))
     try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
@@ -189,13 +191,12 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
     AuthorizeController(
         resolver: resolver, clients: clients, sessions: sessionStore, grants: PostgresConsentGrantRepository(database: database),
-        codes: authorizationCodes, families: tokenFamilies, resources: PostgresResourceServerRepository(database: database),
+        codes: authorizationCodes, families: tokenFamilies, resources: resourceServerRepository,
         csrf: ConsentCSRF(key: tags), pages: pages, now: overrides.now
     ).addRoutes(to: router)
     // The token, revocation and introspection endpoints (RFC 6749, RFC 7009, RFC 7662).
     let assertions = ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database))
     let tokenGrantRepository = PostgresTokenGrantRepository(database: database)
-    let resourceServerRepository = PostgresResourceServerRepository(database: database)
     TokenController(
         resolver: resolver,
         authenticator: ClientAuthenticator(clients: clients, verifier: verifier, assertions: assertions, limiter: limiter, failures: failures,
