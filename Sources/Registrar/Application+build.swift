@@ -208,6 +208,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         resourceServers: ResourceServerAuthenticator(servers: resourceServerRepository, verifier: verifier, now: overrides.now),
         limiter: limiter, failures: failures, platform: platformLimits, usage: usage, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
+    // OpenID Connect UserInfo (Bearer access tokens of the tenant, revocation list checked).
+    UserinfoController(resolver: resolver, validator: accessTokenValidator, revocations: tokenGrantRepository, users: users,
+                       maximumBodyBytes: config.maximumBodyBytes).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
