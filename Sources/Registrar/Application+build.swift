@@ -35,7 +35,13 @@ struct AppComponents {
     let database: Database
     let reaper: ClientReaper
     let sweeper: RateLimitSweeper
+    /// Sweeps expired codes, refresh tokens and revocation entries on the reaper's schedule.
+    let tokenSweeper: TokenSweeper
     let readAudit: ReadAuditCoalescer
+    /// Issues the codes `/authorize` answers with (tests make codes through it directly).
+    let authorizationCodes: AuthorizationCodeService
+    /// Revokes token families when a grant or a user's sessions are revoked.
+    let tokenFamilies: any TokenFamilyRepository
     /// The router of the separate metrics listener, when `--metrics-port` asks for one.
     let metricsRouter: Router<AppRequestContext>?
 }
@@ -51,7 +57,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
                                             idleTimeout: TimeAmount(timeouts.idle))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [postgres, Argon2HasherService(hasher: hasher)]
-            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper)] } ?? [])
+            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper,
+                                                                        tokenSweeper: components.tokenSweeper)] } ?? [])
             + [ReadAuditFlushService(coalescer: components.readAudit, interval: overrides.readAuditFlushInterval, logger: logger)]
             + (components.metricsRouter.map { router in
                 [Application(router: router, configuration: .init(address: .hostname(config.host, port: config.metricsPort ?? 0), serverName: nil),
@@ -97,6 +104,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                   cache: TenantCache(lifetime: overrides.tenantCacheLifetime),
                                   limiter: limiter, lookupLimit: platformLimits.tenantLookupsPerAddress)
     let tags = try config.resolvedTokenTagKey()
+    // The tenants' token signing keys, sealed under the key-encryption key (design §4).
+    let signingKeys = SigningKeyStore(repository: PostgresSigningKeyRepository(database: database),
+                                      encryption: try config.resolvedKeyEncryptionKey(), now: overrides.now)
+    let accessTokens = AccessTokenIssuer(keys: signingKeys, now: overrides.now)
+    let accessTokenValidator = AccessTokenValidator(keys: signingKeys, now: overrides.now)
     let registration = ClientRegistrationService(hasher: hasher, tags: tags, clients: clients, now: overrides.now)
     let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache(), tags: tags, argon2Verifications: overrides.argon2Verifications)
     let intake = RegistrationIntake(now: overrides.now)
@@ -105,6 +117,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let reaperRepository = PostgresClientReaperRepository(database: database)
     let readAudit = ReadAuditCoalescer(audit: PostgresAuditRepository(database: database), now: overrides.now)
     let metrics = MetricsController(platformHost: config.metricsPort == nil ? resolver.platformHost : nil, token: config.metricsToken)
+    let authorizationCodes = AuthorizationCodeService(codes: PostgresAuthorizationCodeRepository(database: database), now: overrides.now)
+    let tokenFamilies = PostgresTokenFamilyRepository(database: database, now: overrides.now)
     // The tenant's local users and their browser sessions (sign-in, /authorize, consent).
     let users = PostgresUserRepository(database: database)
     let sessionStore = SessionStore(sessions: PostgresSessionRepository(database: database), now: overrides.now)
@@ -146,6 +160,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         metricsRouter = separate
     }
     MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
+    JWKSController(resolver: resolver, keys: signingKeys).addRoutes(to: router)
     RegistrationController(
         resolver: resolver, registration: registration,
         initialAccessTokens: InitialAccessTokenAuthenticator(tokens: initialAccessTokens, verifier: verifier, limiter: limiter, now: overrides.now),
@@ -167,14 +182,38 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     )
     admin.addRoutes(to: router)
+    let resourceServerRepository = PostgresResourceServerRepository(database: database)
+    admin.addResourceServerRoutes(to: router, servers: resourceServerRepository)
     admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, sessions: PostgresSessionRepository(database: database),
                                                         now: overrides.now))
     try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
                          pages: pages, now: overrides.now).addRoutes(to: router)
+    // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
+    AuthorizeController(
+        resolver: resolver, clients: clients, sessions: sessionStore, grants: PostgresConsentGrantRepository(database: database),
+        codes: authorizationCodes, families: tokenFamilies, resources: resourceServerRepository,
+        csrf: ConsentCSRF(key: tags), pages: pages, now: overrides.now
+    ).addRoutes(to: router)
+    // The token, revocation and introspection endpoints (RFC 6749, RFC 7009, RFC 7662).
+    let assertions = ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database))
+    let tokenGrantRepository = PostgresTokenGrantRepository(database: database)
+    TokenController(
+        resolver: resolver,
+        authenticator: ClientAuthenticator(clients: clients, verifier: verifier, assertions: assertions, limiter: limiter, failures: failures,
+                                           platform: platformLimits, now: overrides.now),
+        grants: TokenGrants(grants: tokenGrantRepository, issuer: accessTokens, signingKeys: signingKeys, resources: resourceServerRepository,
+                            now: overrides.now),
+        repository: tokenGrantRepository, validator: accessTokenValidator,
+        resourceServers: ResourceServerAuthenticator(servers: resourceServerRepository, verifier: verifier, now: overrides.now),
+        limiter: limiter, failures: failures, platform: platformLimits, usage: usage, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+    ).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
-                         sweeper: RateLimitSweeper(limiter: limiter), readAudit: readAudit, metricsRouter: metricsRouter)
+                         sweeper: RateLimitSweeper(limiter: limiter),
+                         tokenSweeper: TokenSweeper(repository: PostgresTokenSweepRepository(database: database), now: overrides.now),
+                         readAudit: readAudit,
+                         authorizationCodes: authorizationCodes, tokenFamilies: tokenFamilies, metricsRouter: metricsRouter)
 }
 
 extension DatabaseURL {
