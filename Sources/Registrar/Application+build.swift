@@ -167,7 +167,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                                            platform: platformLimits, now: overrides.now),
         intake: intake, hasher: hasher, readAudit: readAudit, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
-    AdminController(
+    let admin = AdminController(
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, tags: tags, now: overrides.now),
@@ -175,10 +175,13 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         platformAudit: PostgresPlatformAuditRepository(database: database), hasher: hasher, verifier: verifier,
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository,
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
-    ).addRoutes(to: router)
+    )
+    admin.addRoutes(to: router)
+    let consentGrants = PostgresConsentGrantRepository(database: database)
+    AdminGrantRoutes(admin: admin, users: users, grants: consentGrants, families: tokenFamilies).addRoutes(to: router)
     // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
     AuthorizeController(
-        resolver: resolver, clients: clients, sessions: sessionStore, grants: PostgresConsentGrantRepository(database: database),
+        resolver: resolver, clients: clients, sessions: sessionStore, grants: consentGrants,
         codes: authorizationCodes, families: tokenFamilies, resources: PostgresResourceServerRepository(database: database),
         csrf: ConsentCSRF(key: tags), pages: try PageRenderer(), now: overrides.now
     ).addRoutes(to: router)
