@@ -12,9 +12,9 @@ struct AdminGrantRoutes: Sendable {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         let group = router.group(RouterPath(AdminController.prefix))
-        group.get("/tenants/:tenant/users/:user/grants", use: list)
-        group.delete("/tenants/:tenant/users/:user/grants", use: revokeAll)
-        group.delete("/tenants/:tenant/users/:user/grants/:grant", use: revoke)
+        group.get("/tenants/:tenant/users/:user_id/grants", use: list)
+        group.delete("/tenants/:tenant/users/:user_id/grants", use: revokeAll)
+        group.delete("/tenants/:tenant/users/:user_id/grants/:grant_id", use: revoke)
     }
 
     static func json(_ grant: ConsentGrant, client: RegisteredClient?) -> JSONValue {
@@ -33,7 +33,7 @@ struct AdminGrantRoutes: Sendable {
     /// The tenant and the user named in the path; an unknown or malformed user id is 404.
     func user(_ request: Request, _ context: AppRequestContext, _ access: AdminController.Access) async throws -> (AdminPrincipal, TenantRecord, User) {
         let (principal, record) = try await admin.tenant(request, context, access)
-        guard let id = UUID(uuidString: try context.parameters.require("user")),
+        guard let id = UUID(uuidString: try context.parameters.require("user_id")),
               let user = try await users.find(id: id, tenant: record.tenant.id)
         else { throw Problem.notFound }
         return (principal, record, user)
@@ -50,7 +50,7 @@ struct AdminGrantRoutes: Sendable {
 
     @Sendable func revoke(request: Request, context: AppRequestContext) async throws -> Response {
         let (principal, record, user) = try await user(request, context, .write)
-        guard let grantID = UUID(uuidString: try context.parameters.require("grant")) else { throw Problem.notFound }
+        guard let grantID = UUID(uuidString: try context.parameters.require("grant_id")) else { throw Problem.notFound }
         let grant = try await grants.list(userID: user.id, tenantID: record.tenant.id).first { $0.grantID == grantID }
         guard let grant else { throw Problem.notFound }
         try await revoke(grant, principal: principal, context: context)
