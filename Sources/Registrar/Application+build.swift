@@ -122,6 +122,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     // The tenant's local users and their browser sessions (sign-in, /authorize, consent).
     let users = PostgresUserRepository(database: database)
     let sessionStore = SessionStore(sessions: PostgresSessionRepository(database: database), now: overrides.now)
+    let csrf = CSRFProtection(key: tags)
+    let pages = try PageRenderer()
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     // The middleware order, outermost first, is part of the design:
@@ -170,7 +172,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                                            platform: platformLimits, now: overrides.now),
         intake: intake, hasher: hasher, readAudit: readAudit, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
-    AdminController(
+    let admin = AdminController(
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, tags: tags, now: overrides.now),
@@ -178,11 +180,23 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         platformAudit: PostgresPlatformAuditRepository(database: database), hasher: hasher, verifier: verifier,
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository,
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+    )
+    admin.addRoutes(to: router)
+    let resourceServerRepository = PostgresResourceServerRepository(database: database)
+    admin.addResourceServerRoutes(to: router, servers: resourceServerRepository)
+    admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, sessions: PostgresSessionRepository(database: database),
+                                                        now: overrides.now))
+    try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
+                         pages: pages, now: overrides.now).addRoutes(to: router)
+    // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
+    AuthorizeController(
+        resolver: resolver, clients: clients, sessions: sessionStore, grants: PostgresConsentGrantRepository(database: database),
+        codes: authorizationCodes, families: tokenFamilies, resources: resourceServerRepository,
+        csrf: ConsentCSRF(key: tags), pages: pages, now: overrides.now
     ).addRoutes(to: router)
     // The token, revocation and introspection endpoints (RFC 6749, RFC 7009, RFC 7662).
     let assertions = ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database))
     let tokenGrantRepository = PostgresTokenGrantRepository(database: database)
-    let resourceServerRepository = PostgresResourceServerRepository(database: database)
     TokenController(
         resolver: resolver,
         authenticator: ClientAuthenticator(clients: clients, verifier: verifier, assertions: assertions, limiter: limiter, failures: failures,
