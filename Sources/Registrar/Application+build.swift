@@ -36,6 +36,10 @@ struct AppComponents {
     let reaper: ClientReaper
     let sweeper: RateLimitSweeper
     let readAudit: ReadAuditCoalescer
+    /// Issues the codes `/authorize` answers with (tests make codes through it directly).
+    let authorizationCodes: AuthorizationCodeService
+    /// Revokes token families when a grant or a user's sessions are revoked.
+    let tokenFamilies: any TokenFamilyRepository
     /// The router of the separate metrics listener, when `--metrics-port` asks for one.
     let metricsRouter: Router<AppRequestContext>?
 }
@@ -97,6 +101,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                   cache: TenantCache(lifetime: overrides.tenantCacheLifetime),
                                   limiter: limiter, lookupLimit: platformLimits.tenantLookupsPerAddress)
     let tags = try config.resolvedTokenTagKey()
+    // The tenants' token signing keys, sealed under the key-encryption key (design §4).
+    let signingKeys = SigningKeyStore(repository: PostgresSigningKeyRepository(database: database),
+                                      encryption: try config.resolvedKeyEncryptionKey(), now: overrides.now)
+    let accessTokens = AccessTokenIssuer(keys: signingKeys, now: overrides.now)
+    let accessTokenValidator = AccessTokenValidator(keys: signingKeys, now: overrides.now)
     let registration = ClientRegistrationService(hasher: hasher, tags: tags, clients: clients, now: overrides.now)
     let verifier = TokenVerifier(hasher: hasher, cache: VerifiedTokenCache(), tags: tags, argon2Verifications: overrides.argon2Verifications)
     let intake = RegistrationIntake(now: overrides.now)
@@ -105,6 +114,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let reaperRepository = PostgresClientReaperRepository(database: database)
     let readAudit = ReadAuditCoalescer(audit: PostgresAuditRepository(database: database), now: overrides.now)
     let metrics = MetricsController(platformHost: config.metricsPort == nil ? resolver.platformHost : nil, token: config.metricsToken)
+    let authorizationCodes = AuthorizationCodeService(codes: PostgresAuthorizationCodeRepository(database: database), now: overrides.now)
+    let tokenFamilies = PostgresTokenFamilyRepository(database: database, now: overrides.now)
+    // The tenant's local users and their browser sessions (sign-in, /authorize, consent).
+    let users = PostgresUserRepository(database: database)
+    let sessionStore = SessionStore(sessions: PostgresSessionRepository(database: database), now: overrides.now)
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     // The middleware order, outermost first, is part of the design:
@@ -141,6 +155,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         metricsRouter = separate
     }
     MetadataController(resolver: resolver, serviceDocumentation: config.serviceDocumentation).addRoutes(to: router)
+    JWKSController(resolver: resolver, keys: signingKeys).addRoutes(to: router)
     RegistrationController(
         resolver: resolver, registration: registration,
         initialAccessTokens: InitialAccessTokenAuthenticator(tokens: initialAccessTokens, verifier: verifier, limiter: limiter, now: overrides.now),
@@ -164,7 +179,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
-                         sweeper: RateLimitSweeper(limiter: limiter), readAudit: readAudit, metricsRouter: metricsRouter)
+                         sweeper: RateLimitSweeper(limiter: limiter), readAudit: readAudit,
+                         authorizationCodes: authorizationCodes, tokenFamilies: tokenFamilies, metricsRouter: metricsRouter)
 }
 
 extension DatabaseURL {

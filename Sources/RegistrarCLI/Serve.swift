@@ -50,6 +50,8 @@ struct Serve: AsyncParsableCommand {
     var metricsToken: String?
     @Flag(name: .customLong("metrics-tenant-labels"), help: "Label request and registration metrics by tenant: one series per tenant (env REGISTRAR_METRICS_TENANT_LABELS=1).")
     var metricsTenantLabels = false
+    @Option(name: .customLong("key-encryption-key"), help: "32 random bytes in base64url that seal the tenants' signing keys; required (env REGISTRAR_KEY_ENCRYPTION_KEY; prefer the environment).")
+    var keyEncryptionKey: String?
     @Flag(help: "Apply pending migrations before serving (env REGISTRAR_MIGRATE=1).")
     var migrate = false
     @Flag(name: .customLong("no-nio-executor"), help: "Keep the default Swift concurrency executor instead of running tasks on the NIO event loops (env REGISTRAR_NIO_EXECUTOR=off).")
@@ -122,6 +124,9 @@ struct Serve: AsyncParsableCommand {
             openAPIFile: openAPIFile ?? Environment.string("REGISTRAR_OPENAPI_FILE") ?? RegistrarConfig.locateOpenAPIFile(),
             bootstrapKey: Environment.string("REGISTRAR_BOOTSTRAP_KEY"))
         config.tokenTagKey = try Environment.string("REGISTRAR_TOKEN_TAG_KEY").map(TokenTagKey.init(base64URL:))
+        config.keyEncryptionKey = try (keyEncryptionKey ?? Environment.string("REGISTRAR_KEY_ENCRYPTION_KEY")).map(KeyEncryptionKey.init(base64URL:))
+        // Refused here already, so the message comes before any connection is tried.
+        _ = try config.resolvedKeyEncryptionKey()
         config.rateLimiting = !(noRateLimits || Environment.string("REGISTRAR_RATE_LIMITS")?.lowercased() == "off")
         config.reaperInterval = reaperSeconds > 0 ? .seconds(reaperSeconds) : nil
         var platform = PlatformRateLimits()

@@ -84,6 +84,25 @@ psql_super() {
   psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -X "$@"
 }
 
+# ensure_key_encryption_key [FILE]: exports REGISTRAR_KEY_ENCRYPTION_KEY when none is set, for
+# a local server: the key kept in FILE (written there, readable by us only, on first use, so
+# that signing keys sealed by an earlier run still open), or without FILE a new key for this
+# run only. A real deployment sets its own and gives every instance the same one.
+ensure_key_encryption_key() {
+  [ -n "${REGISTRAR_KEY_ENCRYPTION_KEY:-}" ] && return 0
+  local file="${1:-}" key=""
+  [ -n "$file" ] && [ -s "$file" ] && key="$(tr -d '[:space:]' <"$file")"
+  if [ -z "$key" ]; then
+    key="$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode())')"
+    if [ -n "$file" ]; then
+      mkdir -p "$(dirname "$file")"
+      (umask 077; printf '%s\n' "$key" >"$file")
+      log "generated a key-encryption key for local use in $file"
+    fi
+  fi
+  export REGISTRAR_KEY_ENCRYPTION_KEY="$key"
+}
+
 # Exports the two connection URLs for a cluster started by start_cluster.
 export_database_urls() {
   local port="$1"

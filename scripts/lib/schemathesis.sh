@@ -32,6 +32,7 @@ run_schemathesis() {
   local dir="$1/schemathesis" bin="$REPO_ROOT/.build/debug/registrar" started=$SECONDS
   local argon2=(--argon2-memory-kib 1024 --argon2-iterations 1)
   mkdir -p "$dir"
+  ensure_key_encryption_key
   [ -x "$bin" ] || die "$bin is missing: run 'swift build' first"
 
   log "schemathesis: installing schemathesis $SCHEMATHESIS_VERSION into a virtualenv"

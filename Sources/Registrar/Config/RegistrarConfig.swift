@@ -44,6 +44,9 @@ public struct RegistrarConfig: Sendable {
     /// The server key of the tokens' keyed pre-check (`REGISTRAR_TOKEN_TAG_KEY`, design §4),
     /// shared by every instance. See `resolvedTokenTagKey()` for what happens without one.
     public var tokenTagKey: TokenTagKey?
+    /// The key that seals every tenant's private signing keys (`REGISTRAR_KEY_ENCRYPTION_KEY`,
+    /// design §4), shared by every instance. Required: see `resolvedKeyEncryptionKey()`.
+    public var keyEncryptionKey: KeyEncryptionKey?
 
     public init(
         databaseURL: DatabaseURL, migrationDatabaseURL: DatabaseURL? = nil, host: String = "127.0.0.1", port: Int = 8080,
@@ -87,6 +90,17 @@ public struct RegistrarConfig: Sendable {
             throw ConfigError("REGISTRAR_TOKEN_TAG_KEY is required when listening on \(host): 32 random bytes in base64url, the same on every instance")
         }
         return .development
+    }
+
+    /// The configured key-encryption key. There is no development fallback: keys sealed under a
+    /// known key would be readable by anyone with the database, and keys sealed under a random
+    /// one would be lost at the next start. So the server refuses to start without one.
+    public func resolvedKeyEncryptionKey() throws -> KeyEncryptionKey {
+        guard let keyEncryptionKey else {
+            throw ConfigError("REGISTRAR_KEY_ENCRYPTION_KEY (or --key-encryption-key) is required: it seals the tenants' token signing keys; "
+                              + "make one with \(KeyEncryptionKey.howToMakeOne) and give every instance the same one")
+        }
+        return keyEncryptionKey
     }
 
     /// `openapi/admin-v1.json` in the working directory, else in `share/registrar` beside the executable.

@@ -12,6 +12,8 @@ struct TestServer: Sendable {
     /// The platform host the tests use; the public base URL is `http://localhost`.
     static let platformHost = "localhost"
     static let baseDomain = "registrar.test"
+    /// One key-encryption key for every test server of the run, as one deployment shares one.
+    static let keyEncryptionKey = KeyEncryptionKey.generate()
 
     let port: Int
 
@@ -26,6 +28,7 @@ struct TestServer: Sendable {
             sqlDirectory: TestEnvironment.sqlDirectory)
         // Tests run the reaper themselves, with their own clock.
         config.reaperInterval = nil
+        config.keyEncryptionKey = keyEncryptionKey
         try configure(&config)
         return config
     }

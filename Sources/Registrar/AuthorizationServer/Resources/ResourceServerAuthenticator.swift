@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+
+/// Authenticates a tenant's resource server calling the authorization server (introspection,
+/// RFC 7662 §2.1), with the credential it was given at registration: HTTP Basic `rs_…:rss_…`
+/// (RFC 6749 §2.3.1) or the form parameters `client_id` and `client_secret`.
+///
+/// Unknown id, wrong or malformed credential, another tenant's resource server, two methods at
+/// once: one answer, `invalid_client` (401), so that nothing is learnt about which resource
+/// servers exist. A wrong credential costs one HMAC, never argon2 (the keyed tag, design §4), and
+/// a right one pays argon2 once: the verified-token cache remembers it against the stored hash,
+/// so a resource server introspecting on every request does not queue on the hashing pool.
+public struct ResourceServerAuthenticator: Sendable {
+    let servers: any ResourceServerRepository
+    let verifier: TokenVerifier
+    let now: @Sendable () -> Date
+
+    public init(servers: any ResourceServerRepository, verifier: TokenVerifier, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.servers = servers
+        self.verifier = verifier
+        self.now = now
+    }
+
+    /// The one answer for every failed resource-server authentication (RFC 6749 §5.2).
+    public static let rejected = OAuthError(.invalidClient, "the resource server could not be authenticated")
+
+    /// The resource server that authenticated the request; nil when the request presents no
+    /// resource-server credential at all (no Basic user and no `client_id` starting with `rs_`),
+    /// so the caller can try client authentication instead. Throws `rejected` when it presents
+    /// one that does not verify.
+    /// - Parameter form: the request's form parameters, already read by the caller (the body can
+    ///   be read only once).
+    public func authenticate(_ request: Request, tenant: ResolvedTenant, form: [String: String] = [:]) async throws -> ResourceServer? {
+        guard let presented = try Self.presentedCredentials(request, form: form) else { return nil }
+        let tenantID = tenant.tenant.id
+        guard ResourceServer.isIssuedID(presented.id), ResourceServer.isCredentialShaped(presented.secret),
+              let server = try await servers.find(id: presented.id, tenant: tenantID)
+        else { throw Self.rejected }
+        switch try await verifier.verify(presented.secret, against: server.credentialHash, tag: server.credentialTag, tenant: tenantID) {
+        case .mismatch:
+            throw Self.rejected
+        case .verified(let rehash, let untagged):
+            if rehash {
+                let fresh = try await verifier.protect(presented.secret, tenant: tenantID)
+                try await servers.replaceCredentialHash(id: server.id, tenant: tenantID, from: server.credentialHash, to: fresh)
+            } else if untagged {
+                try await servers.storeTag(id: server.id, tenant: tenantID, hash: server.credentialHash, tag: verifier.tags.tag(presented.secret))
+            }
+        }
+        // Bookkeeping only: a failed write must not refuse a caller that proved itself.
+        try? await servers.markUsed(server, at: now())
+        return server
+    }
+
+    /// An id and secret as presented.
+    struct Presented: Equatable {
+        let id: String
+        let secret: String
+    }
+
+    /// The credential the request presents for a resource server, if any. RFC 6749 §2.3: a
+    /// client MUST NOT use more than one authentication method in a request, so Basic together
+    /// with `client_secret` in the body is refused.
+    static func presentedCredentials(_ request: Request, form: [String: String]) throws(OAuthError) -> Presented? {
+        let basic = try basicCredentials(request.headers[.authorization])
+        if let basic {
+            guard basic.id.hasPrefix("rs_") else { return nil }
+            guard form["client_secret"] == nil, form["client_id"].map({ $0 == basic.id }) ?? true else { throw rejected }
+            return basic
+        }
+        guard let id = form["client_id"], id.hasPrefix("rs_") else { return nil }
+        guard let secret = form["client_secret"] else { throw rejected }
+        return Presented(id: id, secret: secret)
+    }
+
+    /// RFC 7617 Basic credentials, each part form-urlencoded (RFC 6749 §2.3.1; the Python SDK
+    /// encodes them, the TypeScript SDK does not, and both read the same for base64url secrets).
+    /// Nil when the header is absent or another scheme; a malformed Basic header is refused.
+    static func basicCredentials(_ header: String?) throws(OAuthError) -> Presented? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "basic" else { return nil }
+        let encoded = parts[1].trimmingCharacters(in: .whitespaces)
+        guard encoded.utf8.count <= 1024, let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
+              let colon = text.firstIndex(of: ":"),
+              let id = formDecoded(text[..<colon]), let secret = formDecoded(text[text.index(after: colon)...])
+        else { throw rejected }
+        return Presented(id: id, secret: secret)
+    }
+
+    /// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
+    static func formDecoded(_ value: Substring) -> String? {
+        value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+}
