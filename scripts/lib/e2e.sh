@@ -5,7 +5,7 @@
 # Against the server built by 'swift build' and the throwaway database of the test run, on
 # loopback only. Screenshots go to .build/test-output/e2e/. REGISTRAR_SKIP_E2E=1 skips it.
 #
-# Needs REPO_ROOT, log, die and free_port from common.sh, and DATABASE_URL and
+# Needs REPO_ROOT, log, die, free_port and ensure_key_encryption_key from common.sh, and DATABASE_URL and
 # MIGRATION_DATABASE_URL as export_database_urls sets them.
 
 E2E_TIMEOUT="${E2E_TIMEOUT:-600}"
@@ -37,11 +37,6 @@ stop_e2e_server() {
   fi
 }
 
-# A fresh 32-byte key-encryption key, base64url without padding, for this run's server only.
-e2e_key_encryption_key() {
-  python3 -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode())'
-}
-
 # run_e2e WORKDIR: the virtualenv and the server log live under WORKDIR/e2e, which the caller removes.
 run_e2e() {
   local dir="$1/e2e" bin="$REPO_ROOT/.build/debug/registrar"
@@ -55,8 +50,7 @@ run_e2e() {
   timeout 600 "$dir/venv/bin/pip" install --quiet --disable-pip-version-check -r "$REPO_ROOT/tests/e2e/requirements.txt" \
     || die "e2e: could not install tests/e2e/requirements.txt"
 
-  export REGISTRAR_KEY_ENCRYPTION_KEY
-  REGISTRAR_KEY_ENCRYPTION_KEY="$(e2e_key_encryption_key)"
+  ensure_key_encryption_key
   "$bin" migrate >/dev/null
   local key
   key="$("$bin" key create --platform "${argon2[@]}" --label e2e 2>"$dir/key.log")" \

@@ -103,7 +103,7 @@ def prepare(base_url: str, key: str, stack: list[Callable[[], None]]) -> Environ
     })
     email, password = "ada@acme.example", secrets.token_urlsafe(18)
     user = admin.call("POST", f"/tenants/{TENANT}/users",
-                      {"email": email, "password": password, "display_name": "Ada Lovelace"})
+                      {"email": email, "password": password, "display_name": "Ada Lovelace", "email_verified": True})
     user_id = find_member(user, "user_id", "id", "sub")
     if not user_id:
         raise RuntimeError(f"the admin API's user has no id: {user}")
