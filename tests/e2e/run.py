@@ -158,6 +158,34 @@ def check_published_documents(env: Environment) -> dict[str, Any]:
     return {"resource": env.resource}
 
 
+async def check_consent_denied(env: Environment) -> dict[str, Any]:
+    """A person who denies consent sends the client back an RFC 6749 §4.1.2.1 error, with its state and
+    the issuer (RFC 9207), and no code."""
+    from forms import Browserless
+
+    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    async with httpx2.AsyncClient(timeout=30) as http:
+        registration = await http.post(env.registration_endpoint, json={
+            "client_name": "Denied client", "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none"})
+        if registration.status_code != 201:
+            raise AssertionError(f"registration answered {registration.status_code}: {registration.text}")
+        client_id = registration.json()["client_id"]
+    state = secrets.token_urlsafe(12)
+    query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state,
+             "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"}
+    agent = Browserless(env.email, env.password, redirect_prefix=redirect_uri, deny=True)
+    try:
+        landed = await agent.authorize(f"{env.authorization_endpoint}?{httpx2.QueryParams(query)}")
+    finally:
+        await agent.aclose()
+    answer = landed.query
+    if answer.get("error") != "access_denied" or "code" in answer:
+        raise AssertionError(f"denied consent came back as {answer}")
+    if answer.get("state") != state or answer.get("iss") != env.issuer:
+        raise AssertionError(f"denied consent lost its state or iss: {answer}")
+    return {"error": answer["error"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", required=True)
@@ -183,6 +211,7 @@ def main() -> int:
         harnesses: list[tuple[str, Callable[[], Any]]] = [
             ("published_documents", lambda: check_published_documents(env)),
             ("chromium_sign_in_and_consent", lambda: run_browser_flow(env, Path(args.output))),
+            ("consent_denied_returns_access_denied", lambda: asyncio.run(check_consent_denied(env))),
             ("mcp_sdk_discovers_registers_authorizes_refreshes", lambda: asyncio.run(both_sdk_clients())),
         ]
         for name, harness in harnesses:
