@@ -5,9 +5,9 @@
 Creates a user and a resource server (admin API), registers a public client the way Claude Code
 does, signs in and consents once through the real forms, then asks `/authorize` for codes for
 CODE_SECONDS with the remembered consent (each answer is a 302 with a fresh code, no page), and
-exchanges REFRESH_TOKENS + 3 of them for tokens. Writes OUT_DIR/codes.txt (one code a line, for
+exchanges REFRESH_TOKENS + 5 of them for tokens. Writes OUT_DIR/codes.txt (one code a line, for
 scripts/load/code.lua), OUT_DIR/refresh.txt (REFRESH_TOKENS refresh tokens for
-scripts/load/refresh.lua), refresh-rest.txt and refresh-flood.txt (one each) and OUT_DIR/env
+scripts/load/refresh.lua), refresh-rest.txt and refresh-flood.txt (two each: one connection, see refresh.lua) and OUT_DIR/env
 (shell assignments: the client, its redirect URI and PKCE verifier, an access token for
 /userinfo, the resource server's credentials for /introspect).
 """
@@ -167,11 +167,11 @@ def main() -> None:
         return json.loads(content)
 
     # Separate tokens for each refresh run (a rotated token is spent) and for /userinfo and /introspect.
-    tokens = [exchange(codes.pop()) for _ in range(int(refresh_count) + 3)]
+    tokens = [exchange(codes.pop()) for _ in range(int(refresh_count) + 5)]
     if any("refresh_token" not in t for t in tokens):
         sys.exit(f"no refresh token with offline_access: {tokens[0]}")
     (out_dir / "codes.txt").write_text("\n".join(codes) + "\n")
-    for name, chunk in (("refresh.txt", tokens[:-3]), ("refresh-rest.txt", tokens[-3:-2]), ("refresh-flood.txt", tokens[-2:-1])):
+    for name, chunk in (("refresh.txt", tokens[:-5]), ("refresh-rest.txt", tokens[-5:-3]), ("refresh-flood.txt", tokens[-3:-1])):
         (out_dir / name).write_text("\n".join(t["refresh_token"] for t in chunk) + "\n")
     values = {"CLIENT_ID": client_id, "REDIRECT_URI": redirect_uri, "VERIFIER": verifier, "ISSUER": issuer,
               "ACCESS_TOKEN": tokens[-1]["access_token"], "RS_ID": rs_id, "RS_SECRET": rs_secret,
