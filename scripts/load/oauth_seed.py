@@ -62,18 +62,6 @@ def admin(base: str, key: str, method: str, path: str, body: object) -> dict:
     return json.loads(content)
 
 
-def find_member(document: object, *names: str) -> object:
-    if isinstance(document, dict):
-        for name in names:
-            if name in document:
-                return document[name]
-        for value in document.values():
-            found = find_member(value, *names)
-            if found is not None:
-                return found
-    return None
-
-
 def main() -> None:
     base, key, tenant, out, code_seconds, refresh_count = sys.argv[1:7]
     out_dir = Path(out)
@@ -85,8 +73,7 @@ def main() -> None:
     resource = "https://mcp.bench.example/mcp"
     created = admin(base, key, "POST", f"/tenants/{tenant}/resource-servers",
                     {"resource": resource, "display_name": "Bench MCP", "scopes": ["mcp:tools"]})
-    rs_id = find_member(created, "client_id", "resource_server_id", "id")
-    rs_secret = find_member(created, "client_secret", "secret")
+    rs_id, rs_secret = created.get("id"), created.get("credential")
     if not isinstance(rs_id, str) or not isinstance(rs_secret, str):
         sys.exit(f"the resource server has no credentials for introspection: {created}")
 

@@ -80,19 +80,6 @@ class Admin:
         return response.json() if response.content else None
 
 
-def find_member(document: Any, *names: str) -> Any:
-    """The first member named any of `names`, searched depth first (the admin API's nesting is its own)."""
-    if isinstance(document, dict):
-        for name in names:
-            if name in document:
-                return document[name]
-        for value in document.values():
-            found = find_member(value, *names)
-            if found is not None:
-                return found
-    return None
-
-
 def prepare(base_url: str, key: str, stack: list[Callable[[], None]]) -> Environment:
     admin = Admin(base_url, key)
     admin.call("POST", "/tenants", {"slug": TENANT, "display_name": TENANT_NAME})
@@ -104,18 +91,24 @@ def prepare(base_url: str, key: str, stack: list[Callable[[], None]]) -> Environ
     email, password = "ada@acme.example", secrets.token_urlsafe(18)
     user = admin.call("POST", f"/tenants/{TENANT}/users",
                       {"email": email, "password": password, "display_name": "Ada Lovelace", "email_verified": True})
-    user_id = find_member(user, "user_id", "id", "sub")
+    user_id = user.get("id")
     if not user_id:
         raise RuntimeError(f"the admin API's user has no id: {user}")
 
     port = free_port()
     resource = f"http://127.0.0.1:{port}/mcp"
     created = admin.call("POST", f"/tenants/{TENANT}/resource-servers",
-                         {"resource": resource, "display_name": "Acme Widgets MCP", "scopes": RESOURCE_SCOPES})
-    prm = find_member(created, "protected_resource_metadata", "metadata", "resource_metadata_document")
-    challenge = find_member(created, "www_authenticate", "WWW-Authenticate")
-    if not isinstance(prm, dict) or not isinstance(challenge, str):
+                         {"resource": resource, "display_name": "Acme Widgets MCP", "scopes": RESOURCE_SCOPES, "default": True})
+    challenge = created.get("www_authenticate")
+    if not isinstance(challenge, str) or not isinstance(created.get("protected_resource_metadata"), dict):
         raise RuntimeError(f"the admin API's resource server lacks its metadata document or WWW-Authenticate: {created}")
+    # RFC 9728 §3.2: the document exactly as the admin API produces it, bytes and all.
+    document = admin.http.get(f"/tenants/{TENANT}/resource-servers/{created['id']}/protected-resource-metadata")
+    if document.status_code != 200:
+        raise RuntimeError(f"the admin API's metadata document answered {document.status_code}: {document.text}")
+    prm = json.loads(document.content)
+    if prm != created["protected_resource_metadata"]:
+        raise RuntimeError(f"the metadata document {prm} differs from the one the resource server was created with")
 
     metadata_url = f"{base_url}/.well-known/oauth-authorization-server/t/{TENANT}"
     metadata = httpx2.get(metadata_url, timeout=30).json()
@@ -124,8 +117,7 @@ def prepare(base_url: str, key: str, stack: list[Callable[[], None]]) -> Environ
         issuer=issuer,
         resource=prm["resource"],
         jwks_uri=metadata["jwks_uri"],
-        # RFC 9728 §3.2: the document as the admin API produced it, no member added or changed.
-        metadata_bytes=json.dumps(prm, separators=(",", ":")).encode(),
+        metadata_bytes=document.content,
         www_authenticate=challenge,
         metadata_path=metadata_path_from_challenge(challenge),
     )
