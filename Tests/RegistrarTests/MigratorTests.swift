@@ -135,7 +135,7 @@ struct MigratorTests {
         #expect(migrator.migrations.map(\.version) == [1, 2, 10])
         #expect(migrator.migrations.map(\.name) == ["first", "second", "tenth"])
         #expect(migrator.migrations.map(\.sql) == ["SELECT 1;", "SELECT 2;", "SELECT 10;"])
-        #expect(migrator.requiredVersion == 10)
+        #expect(migrator.requiredVersion == max(10, Migrator.codeSchemaVersion))
     }
 
     @Test("A migration file name must look like 0001_name.sql", arguments: [
