@@ -35,6 +35,8 @@ struct AppComponents {
     let database: Database
     let reaper: ClientReaper
     let sweeper: RateLimitSweeper
+    /// Sweeps expired codes, refresh tokens and revocation entries on the reaper's schedule.
+    let tokenSweeper: TokenSweeper
     let readAudit: ReadAuditCoalescer
     /// Issues the codes `/authorize` answers with (tests make codes through it directly).
     let authorizationCodes: AuthorizationCodeService
@@ -55,7 +57,8 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
                                             idleTimeout: TimeAmount(timeouts.idle))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [postgres, Argon2HasherService(hasher: hasher)]
-            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper)] } ?? [])
+            + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper,
+                                                                        tokenSweeper: components.tokenSweeper)] } ?? [])
             + [ReadAuditFlushService(coalescer: components.readAudit, interval: overrides.readAuditFlushInterval, logger: logger)]
             + (components.metricsRouter.map { router in
                 [Application(router: router, configuration: .init(address: .hostname(config.host, port: config.metricsPort ?? 0), serverName: nil),
@@ -119,6 +122,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     // The tenant's local users and their browser sessions (sign-in, /authorize, consent).
     let users = PostgresUserRepository(database: database)
     let sessionStore = SessionStore(sessions: PostgresSessionRepository(database: database), now: overrides.now)
+    let csrf = CSRFProtection(key: tags)
+    let pages = try PageRenderer()
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
     // The middleware order, outermost first, is part of the design:
@@ -167,7 +172,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                                            platform: platformLimits, now: overrides.now),
         intake: intake, hasher: hasher, readAudit: readAudit, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
-    AdminController(
+    let admin = AdminController(
         authenticator: AdminAuthenticator(keys: adminKeys, verifier: verifier, limiter: limiter, now: overrides.now),
         tenants: tenants, clients: clients, initialAccessTokens: initialAccessTokens,
         tokenService: InitialAccessTokenService(hasher: hasher, tokens: initialAccessTokens, tags: tags, now: overrides.now),
@@ -175,11 +180,39 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         platformAudit: PostgresPlatformAuditRepository(database: database), hasher: hasher, verifier: verifier,
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository,
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+    )
+    admin.addRoutes(to: router)
+    let resourceServerRepository = PostgresResourceServerRepository(database: database)
+    admin.addResourceServerRoutes(to: router, servers: resourceServerRepository)
+    admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, sessions: PostgresSessionRepository(database: database),
+                                                        now: overrides.now))
+    try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
+                         pages: pages, now: overrides.now).addRoutes(to: router)
+    // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
+    AuthorizeController(
+        resolver: resolver, clients: clients, sessions: sessionStore, grants: PostgresConsentGrantRepository(database: database),
+        codes: authorizationCodes, families: tokenFamilies, resources: resourceServerRepository,
+        csrf: ConsentCSRF(key: tags), pages: pages, now: overrides.now
+    ).addRoutes(to: router)
+    // The token, revocation and introspection endpoints (RFC 6749, RFC 7009, RFC 7662).
+    let assertions = ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database))
+    let tokenGrantRepository = PostgresTokenGrantRepository(database: database)
+    TokenController(
+        resolver: resolver,
+        authenticator: ClientAuthenticator(clients: clients, verifier: verifier, assertions: assertions, limiter: limiter, failures: failures,
+                                           platform: platformLimits, now: overrides.now),
+        grants: TokenGrants(grants: tokenGrantRepository, issuer: accessTokens, signingKeys: signingKeys, resources: resourceServerRepository,
+                            now: overrides.now),
+        repository: tokenGrantRepository, validator: accessTokenValidator,
+        resourceServers: ResourceServerAuthenticator(servers: resourceServerRepository, verifier: verifier, now: overrides.now),
+        limiter: limiter, failures: failures, platform: platformLimits, usage: usage, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
-                         sweeper: RateLimitSweeper(limiter: limiter), readAudit: readAudit,
+                         sweeper: RateLimitSweeper(limiter: limiter),
+                         tokenSweeper: TokenSweeper(repository: PostgresTokenSweepRepository(database: database), now: overrides.now),
+                         readAudit: readAudit,
                          authorizationCodes: authorizationCodes, tokenFamilies: tokenFamilies, metricsRouter: metricsRouter)
 }
 

@@ -63,6 +63,23 @@ struct ClientMetadataValidatorTests {
         #expect(result.metadata.json["response_types"] == Fixture.list("code"))
     }
 
+    @Test("RFC 6749 §4.4: client_credentials is refused for a public client and accepted for confidential ones",
+          arguments: TokenEndpointAuthMethod.allCases)
+    func clientCredentialsNeedsConfidentialClient(_ method: TokenEndpointAuthMethod) {
+        var policy = RegistrationPolicy()
+        policy.grantTypes = [.authorizationCode, .refreshToken, .clientCredentials]
+        var members: [String: JSONValue] = ["token_endpoint_auth_method": .string(method.rawValue),
+                                            "grant_types": Fixture.list("authorization_code", "client_credentials")]
+        if method == .privateKeyJWT { members["jwks_uri"] = .string("https://app.example.com/jwks.json") }
+        let error = Fixture.error(Fixture.request(members), policy: policy)
+        if method == .none {
+            #expect(error?.code == .invalidClientMetadata)
+            #expect(error?.errorDescription?.contains("client_credentials") == true)
+        } else {
+            #expect(error == nil)
+        }
+    }
+
     @Test("RFC 9700 §2.1.2, §2.4: the implicit and password grants are refused", arguments: ["implicit", "password"])
     func deprecatedGrantsRefused(_ grant: String) throws {
         let error = try #require(Fixture.error(Fixture.request(["grant_types": Fixture.list("authorization_code", grant)])))

@@ -44,12 +44,14 @@ public struct ClientReaper: Sendable {
     }
 }
 
-/// Runs the reaper every `interval` until shutdown, and with it the rate-limit sweeper (which
-/// every instance runs: it is cheap, and the work is shared through SKIP LOCKED).
+/// Runs the reaper every `interval` until shutdown, and with it the rate-limit sweeper and the
+/// sweeper of expired codes and tokens (which every instance runs: they are cheap, and the work
+/// is shared through SKIP LOCKED).
 struct ClientReaperService: Service {
     let reaper: ClientReaper
     let interval: Duration
     var sweeper: RateLimitSweeper?
+    var tokenSweeper: TokenSweeper?
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -64,6 +66,11 @@ struct ClientReaperService: Service {
                 try await sweeper?.runOnce()
             } catch {
                 reaper.logger.warning("rate limit sweep failed", metadata: ["error": .string(String(describing: error))])
+            }
+            do {
+                try await tokenSweeper?.runOnce()
+            } catch {
+                reaper.logger.warning("token sweep failed", metadata: ["error": .string(String(describing: error))])
             }
             let interval = interval
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

@@ -95,6 +95,8 @@ public struct AuditEvent: Sendable, Equatable {
         case initialAccessToken = "initial_access_token"
         case adminKey = "admin_key"
         case system
+        /// A tenant's local user, at the sign-in page (sign-in, sign-out).
+        case user
     }
 
     public var action: String

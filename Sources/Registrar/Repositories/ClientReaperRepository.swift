@@ -10,8 +10,11 @@ public struct ReapingRule: Sendable, Equatable {
     public var unusedSince: Date?
     /// Clients the reaper disabled before this are deleted.
     public var deleteReapedBefore: Date
+    /// The instant a token family must outlive to keep its client (see `disableCondition`).
+    public var now: Date
 
     public init(policy: RegistrationPolicy, now: Date) {
+        self.now = now
         neverUsedCreatedBefore = policy.reapNeverUsedAfterHours > 0 ? now.addingTimeInterval(-Double(policy.reapNeverUsedAfterHours) * 3600) : nil
         unusedSince = policy.reapUnusedAfterDays > 0 ? now.addingTimeInterval(-Double(policy.reapUnusedAfterDays) * 86400) : nil
         deleteReapedBefore = now.addingTimeInterval(-Double(policy.reapDeleteAfterDays) * 86400)
@@ -60,11 +63,17 @@ public struct PostgresClientReaperRepository: ClientReaperRepository {
     }
 
     /// `WHERE` of the clients to disable, with its binds appended to `builder`.
+    ///
+    /// A client that holds a live token family (not revoked, inside its absolute lifetime) is
+    /// never disabled, however long ago it was last seen: a connector that refreshes silently
+    /// for months must keep working (issue 11 item 3), and disabling it would end tokens its
+    /// user consented to.
     static func disableCondition(_ builder: inout QueryBuilder, tenantID: UUID, rule: ReapingRule) throws {
         try builder.append("tenant_id = ? AND status = 'active' AND registered_via = 'dcr' AND (false", tenantID)
         if let before = rule.neverUsedCreatedBefore { try builder.append(" OR (last_used_at IS NULL AND created_at < ?)", before) }
         if let since = rule.unusedSince { try builder.append(" OR COALESCE(last_used_at, created_at) < ?", since) }
-        try builder.append(")")
+        try builder.append(") AND NOT EXISTS (SELECT 1 FROM token_families f WHERE f.tenant_id = clients.tenant_id"
+            + " AND f.client_id = clients.client_id AND f.revoked_at IS NULL AND f.absolute_expires_at > ?)", rule.now)
     }
 
     public func reap(tenantID: UUID, rule: ReapingRule, now: Date, limit: Int) async throws -> ReapingResult {

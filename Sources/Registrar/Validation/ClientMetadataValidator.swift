@@ -60,6 +60,7 @@ public enum ClientMetadataValidator {
         try checkGrantAndResponseTypesAgree(grantTypes: grantTypes, responseTypes: responseTypes)
         let redirects = try checkRedirectURIs(&fields, policy: policy)
         let method = try checkTokenEndpointAuthMethod(fields, policy: policy)
+        try checkClientCredentialsIsConfidential(grantTypes: grantTypes, method: method)
         let (jwks, jwksURI) = try checkJWKS(fields, method: method)
         var metadata = ClientMetadata(
             redirectURIs: redirects.map(\.value),
@@ -129,6 +130,14 @@ public enum ClientMetadataValidator {
             throw .invalidMetadata("token_endpoint_auth_method '\(value)' is not allowed by this server's policy")
         }
         return method
+    }
+
+    /// RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential
+    /// clients"; a client that registers it must authenticate with a secret or a key.
+    static func checkClientCredentialsIsConfidential(grantTypes: [GrantType], method: TokenEndpointAuthMethod) throws(OAuthError) {
+        if grantTypes.contains(.clientCredentials) && method == .none {
+            throw .invalidMetadata("grant_types: client_credentials is only for confidential clients; token_endpoint_auth_method must not be none (RFC 6749 §4.4)")
+        }
     }
 
     /// RFC 7591 §2 `grant_types`; defaults to `authorization_code`. Implicit and password are

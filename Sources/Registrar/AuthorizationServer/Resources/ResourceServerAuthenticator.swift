@@ -79,7 +79,8 @@ public struct ResourceServerAuthenticator: Sendable {
     static func basicCredentials(_ header: String?) throws(OAuthError) -> Presented? {
         guard let header else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic" else { return nil }
+        guard parts.first?.lowercased() == "basic" else { return nil }
+        guard parts.count == 2 else { throw rejected }
         let encoded = parts[1].trimmingCharacters(in: .whitespaces)
         guard encoded.utf8.count <= 1024, let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
               let colon = text.firstIndex(of: ":"),

@@ -16,7 +16,7 @@ public struct PostgresAuthorizationCodeRepository: AuthorizationCodeRepository {
     }
 
     public func insert(_ code: NewAuthorizationCode, hash: String, tenantID: UUID, createdAt: Date, expiresAt: Date) async throws {
-        try await database.withTenant(tenantID) { connection in
+        _ = try await database.withTenant(tenantID) { connection in
             try await connection.run("""
                 INSERT INTO authorization_codes (tenant_id, code_hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_sent,
                     code_challenge, scopes, resources, nonce, auth_time, created_at, expires_at)

@@ -14,7 +14,7 @@ public struct NewAuthorizationCode: Sendable, Equatable {
     /// The S256 `code_challenge` (RFC 7636 §4.2).
     public var codeChallenge: String
     public var scopes: [String]
-    /// Canonical resource indicators (RFC 8707 §2): the audiences of the tokens.
+    /// The resources (RFC 8707 §2) the tokens may name in `aud`, as their servers registered them.
     public var resources: [String]
     public var nonce: String?
     public var authTime: Date

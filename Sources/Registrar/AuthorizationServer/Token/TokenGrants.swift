@@ -1,0 +1,201 @@
+import Foundation
+
+/// The grants of `POST {issuer}/token` (RFC 6749 §4.1.3, §6, §4.4), once the client is
+/// authenticated: every check of the code or refresh token, the new tokens, and what is stored.
+struct TokenGrants: Sendable {
+    let grants: any TokenGrantRepository
+    let issuer: AccessTokenIssuer
+    let signingKeys: SigningKeyStore
+    let resources: any ResourceServerRepository
+    let now: @Sendable () -> Date
+
+    typealias Client = ClientAuthenticator.Authenticated
+
+    static let invalidCode = OAuthError(.invalidGrant, "the authorization code is invalid, expired, already used or was issued to another client")
+    static let invalidRefreshToken = OAuthError(.invalidGrant, "the refresh token is invalid, expired or revoked")
+
+    /// The `sub` of a user's tokens: the user id in lower case, as everywhere else.
+    static func subject(_ userID: UUID) -> String { userID.uuidString.lowercased() }
+
+    /// Whether the client gets refresh tokens: when it registered the `refresh_token` grant and
+    /// the tenant allows it. `offline_access` is not required: ChatGPT and Claude register the
+    /// grant, never ask for the scope, and expect a refresh token (RFC 6749 §1.5 leaves the
+    /// decision to the authorization server).
+    static func issuesRefreshTokens(to client: RegisteredClient, policy: RegistrationPolicy) -> Bool {
+        client.metadata.grantTypes.contains(.refreshToken) && policy.grantTypes.contains(.refreshToken)
+    }
+
+    // MARK: - authorization_code
+
+    /// RFC 6749 §4.1.3 and RFC 7636 §4.5–4.6.
+    func authorizationCode(_ form: FormBody, client: Client, tenant: ResolvedTenant) async throws -> TokenResponse {
+        guard let code = form["code"] else { throw OAuthError(.invalidRequest, "code is required") }
+        // RFC 7636 §4.5 / OAuth 2.1 §4.1.3: every code here was issued with an S256 challenge,
+        // so the verifier is required; RFC 7636 §4.1 fixes its syntax.
+        guard let verifier = form["code_verifier"] else { throw OAuthError(.invalidRequest, "code_verifier is required (RFC 7636 §4.5)") }
+        guard PKCE.isValidVerifier(verifier) else {
+            throw OAuthError(.invalidRequest, "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)")
+        }
+        guard OpaqueToken.isWellFormed(code, prefix: OpaqueToken.authorizationCodePrefix) else { throw Self.invalidCode }
+        let redirectURI = form["redirect_uri"]
+        let requestedResources = form.all("resource")
+        let settings = tenant.tenant.policy.authorizationServer
+        let refresh = Self.issuesRefreshTokens(to: client.client, policy: tenant.tenant.policy)
+        let at = now()
+        // Loaded before the transaction, so that signing inside it finds the key in memory.
+        _ = try await signingKeys.signingKey(tenantID: tenant.tenant.id)
+        let (issuer, clientID) = (issuer, client.client.clientID)
+        let outcome = try await grants.redeemCode(hash: OpaqueToken.hash(code), tenantID: tenant.tenant.id, now: at) { stored in
+            // RFC 6749 §4.1.3: the code was issued to this client, is unexpired, and the
+            // redirect URI matches the one it was issued for.
+            guard stored.clientID == clientID, stored.expiresAt > at, stored.user.isActive else { throw Self.invalidCode }
+            if stored.redirectURISent {
+                // "REQUIRED, if the redirect_uri parameter was included in the authorization
+                // request …, and their values MUST be identical."
+                guard redirectURI == stored.redirectURI else { throw Self.invalidCode }
+            } else if let redirectURI, redirectURI != stored.redirectURI {
+                throw Self.invalidCode
+            }
+            // RFC 7636 §4.6: the verifier must hash to the challenge sent at /authorize.
+            guard PKCE.verifies(verifier, challenge: stored.codeChallenge) else {
+                throw OAuthError(.invalidGrant, "the code_verifier does not match the code_challenge (RFC 7636 §4.6)")
+            }
+            // RFC 8707 §2.2: `resource` at the token endpoint picks among the resources the
+            // code was granted for; it cannot add one.
+            let audiences = try Self.narrow(requestedResources, within: stored.resources)
+            let access = try await issuer.accessToken(
+                AccessTokenClaims(subject: Self.subject(stored.user.userID), clientID: clientID, audiences: audiences,
+                                  scopes: stored.scopes, authTime: stored.authTime), tenant: tenant)
+            var idToken: String?
+            if stored.scopes.contains("openid") {
+                idToken = try await issuer.idToken(Self.idTokenClaims(for: stored.user, clientID: clientID, scopes: stored.scopes,
+                                                                      authTime: stored.authTime, nonce: stored.nonce),
+                                                   accessToken: access.token, tenant: tenant)
+            }
+            let absoluteExpiry = refresh ? at.addingTimeInterval(TimeInterval(settings.refreshTokenAbsoluteLifetimeSeconds)) : access.expiresAt
+            let refreshToken = refresh ? OpaqueToken.refreshToken() : nil
+            let record = CodeExchangeRecord(
+                familyID: UUID(), absoluteExpiresAt: absoluteExpiry,
+                refreshToken: refreshToken.map {
+                    NewRefreshToken(hash: OpaqueToken.hash($0),
+                                    expiresAt: min(absoluteExpiry, at.addingTimeInterval(TimeInterval(settings.refreshTokenLifetimeSeconds))))
+                },
+                accessToken: RecordedAccessToken(jti: access.jti, expiresAt: access.expiresAt))
+            return (record, TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, scopes: stored.scopes,
+                                          refreshToken: refreshToken, idToken: idToken))
+        }
+        switch outcome {
+        case .unknown, .reused: throw Self.invalidCode
+        case .issued(let response): return response
+        }
+    }
+
+    static func idTokenClaims(for user: TokenSubject, clientID: String, scopes: [String], authTime: Date?, nonce: String?) -> IDTokenClaims {
+        // OIDC Core §5.4: `email` and `email_verified` with the email scope, `name` with profile.
+        let email = scopes.contains("email")
+        let profile = scopes.contains("profile") && !user.displayName.isEmpty
+        return IDTokenClaims(subject: subject(user.userID), clientID: clientID, authTime: authTime, nonce: nonce,
+                             email: email ? user.email : nil, emailVerified: email ? user.emailVerified : nil,
+                             name: profile ? user.displayName : nil)
+    }
+
+    /// The audiences a token request may name: a subset of those granted, each `resource`
+    /// compared in canonical form (RFC 8707 §2); none named means all of them.
+    static func narrow(_ requested: [String], within granted: [String]) throws(OAuthError) -> [String] {
+        guard !requested.isEmpty else { return granted }
+        let refusal = OAuthError(.invalidTarget, "resource must name a resource this grant was issued for (RFC 8707 §2)")
+        let grantedForms = granted.map { ($0, try? ResourceIndicator(parsing: $0).canonical) }
+        var audiences: [String] = []
+        for raw in requested {
+            guard let canonical = try? ResourceIndicator(parsing: raw).canonical,
+                  let match = grantedForms.first(where: { $0.1 == canonical })?.0 else { throw refusal }
+            if !audiences.contains(match) { audiences.append(match) }
+        }
+        return audiences
+    }
+
+    // MARK: - refresh_token
+
+    /// RFC 6749 §6, OAuth 2.1 §4.3, RFC 9700 §4.14.
+    func refreshToken(_ form: FormBody, client: Client, tenant: ResolvedTenant) async throws -> TokenResponse {
+        guard let presented = form["refresh_token"] else { throw OAuthError(.invalidRequest, "refresh_token is required") }
+        let requestedScopes = try ScopeParameter.parse(form["scope"])
+        let requestedResources = form.all("resource")
+        guard OpaqueToken.isWellFormed(presented, prefix: OpaqueToken.refreshTokenPrefix) else { throw Self.invalidRefreshToken }
+        let settings = tenant.tenant.policy.authorizationServer
+        // OAuth 2.1 §4.3.1: public clients get a new refresh token on every use; for
+        // confidential clients the tenant decides.
+        let rotate = !client.isConfidential || settings.rotateConfidentialRefreshTokens
+        let at = now()
+        _ = try await signingKeys.signingKey(tenantID: tenant.tenant.id)
+        let (issuer, clientID) = (issuer, client.client.clientID)
+        let outcome = try await grants.refresh(hash: OpaqueToken.hash(presented), tenantID: tenant.tenant.id, now: at) { stored in
+            // RFC 6749 §6: bound to the client it was issued to; idle and absolute lifetimes.
+            guard stored.clientID == clientID, stored.revokedAt == nil, stored.expiresAt > at, stored.absoluteExpiresAt > at,
+                  stored.user?.isActive ?? true else { throw Self.invalidRefreshToken }
+            // RFC 6749 §6: "The requested scope MUST NOT include any scope not originally
+            // granted by the resource owner"; omitted, it is the original scope.
+            let scopes = requestedScopes ?? stored.scopes
+            guard scopes.allSatisfy(stored.scopes.contains) else {
+                throw OAuthError(.invalidScope, "scope may only narrow what was granted (RFC 6749 §6)")
+            }
+            let audiences = try Self.narrow(requestedResources, within: stored.resources)
+            let access = try await issuer.accessToken(
+                AccessTokenClaims(subject: stored.user.map { Self.subject($0.userID) } ?? clientID, clientID: clientID,
+                                  audiences: audiences, scopes: scopes, authTime: stored.authTime), tenant: tenant)
+            let idleExpiry = min(stored.absoluteExpiresAt, at.addingTimeInterval(TimeInterval(settings.refreshTokenLifetimeSeconds)))
+            let recorded = RecordedAccessToken(jti: access.jti, expiresAt: access.expiresAt)
+            if rotate {
+                let successor = OpaqueToken.refreshToken()
+                return (RefreshRecord(successor: .rotated(NewRefreshToken(hash: OpaqueToken.hash(successor), expiresAt: idleExpiry)), accessToken: recorded),
+                        TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, scopes: scopes, refreshToken: successor, idToken: nil))
+            }
+            // Not rotated: the same token stays valid for another idle lifetime, and is sent
+            // back so that clients that replace what they hold keep a working one.
+            return (RefreshRecord(successor: .kept(expiresAt: idleExpiry), accessToken: recorded),
+                    TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, scopes: scopes, refreshToken: presented, idToken: nil))
+        }
+        switch outcome {
+        case .unknown, .reused: throw Self.invalidRefreshToken
+        case .issued(let response): return response
+        }
+    }
+
+    // MARK: - client_credentials
+
+    /// RFC 6749 §4.4: a confidential client acting for itself; the subject is the client, and no
+    /// refresh token is issued (§4.4.3).
+    func clientCredentials(_ form: FormBody, client: Client, tenant: ResolvedTenant) async throws -> TokenResponse {
+        // RFC 6749 §4.4: "MUST only be used by confidential clients".
+        guard client.isConfidential else {
+            throw OAuthError(.unauthorizedClient, "the client_credentials grant is for confidential clients only (RFC 6749 §4.4)")
+        }
+        let registered = client.client.metadata.scope
+        let requested = try ScopeParameter.parse(form["scope"])
+        // No user is present: only the scopes the client registered, never the user-facing ones.
+        let scopes = (requested ?? registered).filter { $0 != "openid" && $0 != "offline_access" }
+        guard let requested else { return try await clientCredentialsToken(scopes: scopes, form: form, client: client, tenant: tenant) }
+        guard requested.allSatisfy(registered.contains), !requested.contains("openid"), !requested.contains("offline_access") else {
+            throw OAuthError(.invalidScope, "scope must be among the scopes the client registered")
+        }
+        return try await clientCredentialsToken(scopes: scopes, form: form, client: client, tenant: tenant)
+    }
+
+    func clientCredentialsToken(scopes: [String], form: FormBody, client: Client, tenant: ResolvedTenant) async throws -> TokenResponse {
+        var audiences: [String] = []
+        for raw in form.all("resource") {
+            // RFC 8707 §2: a resource the tenant did not register is `invalid_target`.
+            guard let server = try await resources.find(uri: raw, tenant: tenant) else {
+                throw OAuthError(.invalidTarget, "resource must name a resource server of this tenant (RFC 8707 §2)")
+            }
+            if !audiences.contains(server.audience) { audiences.append(server.audience) }
+        }
+        if audiences.isEmpty {
+            audiences = [try await resources.defaultAudience(tenant: tenant)?.audience ?? tenant.issuer]
+        }
+        let access = try await issuer.accessToken(
+            AccessTokenClaims(subject: client.client.clientID, clientID: client.client.clientID, audiences: audiences, scopes: scopes),
+            tenant: tenant)
+        return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, scopes: scopes, refreshToken: nil, idToken: nil)
+    }
+}
