@@ -54,13 +54,15 @@ class Environment:
     metadata: dict[str, Any]
     access_token_lifetime: int
 
+    # Where the metadata lacks an endpoint (published_documents fails then), the harnesses that
+    # do not test discovery use the issuer's own path for it, so each harness reports on its part.
     @property
     def authorization_endpoint(self) -> str:
-        return self.metadata["authorization_endpoint"]
+        return self.metadata.get("authorization_endpoint") or self.issuer + "/authorize"
 
     @property
     def token_endpoint(self) -> str:
-        return self.metadata["token_endpoint"]
+        return self.metadata.get("token_endpoint") or self.issuer + "/token"
 
     @property
     def registration_endpoint(self) -> str:
@@ -113,10 +115,13 @@ def prepare(base_url: str, key: str, stack: list[Callable[[], None]]) -> Environ
     metadata_url = f"{base_url}/.well-known/oauth-authorization-server/t/{TENANT}"
     metadata = httpx2.get(metadata_url, timeout=30).json()
     issuer = metadata["issuer"]
+    if created.get("issuer") != issuer:
+        raise RuntimeError(f"the admin API names the issuer {created.get('issuer')}, the metadata {issuer}")
+    # What the admin API tells the MCP server's operator is all the resource server is configured with.
     config = ResourceServerConfig(
-        issuer=issuer,
+        issuer=created["issuer"],
         resource=prm["resource"],
-        jwks_uri=metadata["jwks_uri"],
+        jwks_uri=created["jwks_uri"],
         metadata_bytes=document.content,
         www_authenticate=challenge,
         metadata_path=metadata_path_from_challenge(challenge),
