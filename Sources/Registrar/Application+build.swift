@@ -189,9 +189,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                                         now: overrides.now))
     try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
                          pages: pages, now: overrides.now).addRoutes(to: router)
+    let consentGrants = PostgresConsentGrantRepository(database: database)
+    AdminGrantRoutes(admin: admin, users: users, grants: consentGrants, families: tokenFamilies).addRoutes(to: router)
     // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
     AuthorizeController(
-        resolver: resolver, clients: clients, sessions: sessionStore, grants: PostgresConsentGrantRepository(database: database),
+        resolver: resolver, clients: clients, sessions: sessionStore, grants: consentGrants,
         codes: authorizationCodes, families: tokenFamilies, resources: resourceServerRepository,
         csrf: ConsentCSRF(key: tags), pages: pages, now: overrides.now
     ).addRoutes(to: router)
