@@ -182,15 +182,18 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     )
     admin.addRoutes(to: router)
+    admin.addSigningKeyRoutes(to: router, keys: signingKeys)
     let resourceServerRepository = PostgresResourceServerRepository(database: database)
     admin.addResourceServerRoutes(to: router, servers: resourceServerRepository)
     admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, sessions: PostgresSessionRepository(database: database),
                                                         now: overrides.now))
     try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
                          pages: pages, now: overrides.now).addRoutes(to: router)
+    let consentGrants = PostgresConsentGrantRepository(database: database)
+    AdminGrantRoutes(admin: admin, users: users, grants: consentGrants, families: tokenFamilies).addRoutes(to: router)
     // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
     AuthorizeController(
-        resolver: resolver, clients: clients, sessions: sessionStore, grants: PostgresConsentGrantRepository(database: database),
+        resolver: resolver, clients: clients, sessions: sessionStore, grants: consentGrants,
         codes: authorizationCodes, families: tokenFamilies, resources: resourceServerRepository,
         csrf: ConsentCSRF(key: tags), pages: pages, now: overrides.now
     ).addRoutes(to: router)
@@ -207,6 +210,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         resourceServers: ResourceServerAuthenticator(servers: resourceServerRepository, verifier: verifier, now: overrides.now),
         limiter: limiter, failures: failures, platform: platformLimits, usage: usage, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
+    // OpenID Connect UserInfo (Bearer access tokens of the tenant, revocation list checked).
+    UserinfoController(resolver: resolver, validator: accessTokenValidator, revocations: tokenGrantRepository, users: users,
+                       maximumBodyBytes: config.maximumBodyBytes).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
