@@ -1,15 +1,15 @@
 """Seeds scripts/bench's authorization-server figures through the real endpoints (standard library only).
 
-    python3 scripts/load/oauth_seed.py BASE_URL PLATFORM_KEY TENANT OUT_DIR CODE_SECONDS REFRESH_TOKENS
+    python3 scripts/load/oauth_seed.py BASE_URL PLATFORM_KEY TENANT OUT_DIR REFRESH_TOKENS
 
 Creates a user and a resource server (admin API), registers a public client the way Claude Code
-does, signs in and consents once through the real forms, then asks `/authorize` for codes for
-CODE_SECONDS with the remembered consent (each answer is a 302 with a fresh code, no page), and
-exchanges REFRESH_TOKENS + 5 of them for tokens. Writes OUT_DIR/codes.txt (one code a line, for
-scripts/load/code.lua), OUT_DIR/refresh.txt (REFRESH_TOKENS refresh tokens for
+does, signs in and consents once through the real forms, then asks `/authorize` for
+REFRESH_TOKENS + 5 codes with the remembered consent (each answer is a 302 with a fresh code, no
+page) and exchanges them for tokens. Writes OUT_DIR/refresh.txt (REFRESH_TOKENS refresh tokens for
 scripts/load/refresh.lua), refresh-rest.txt and refresh-flood.txt (two each: one connection, see refresh.lua) and OUT_DIR/env
-(shell assignments: the client, its redirect URI and PKCE verifier, an access token for
-/userinfo, the resource server's credentials for /introspect).
+(shell assignments: the client, its redirect URI and PKCE verifier, the authorization URL and
+the session cookie for more codes, an access token for /userinfo, the resource server's
+credentials for /introspect).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import json
 import secrets
 import shlex
 import sys
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -63,10 +61,14 @@ def admin(base: str, key: str, method: str, path: str, body: object) -> dict:
 
 
 def main() -> None:
-    base, key, tenant, out, code_seconds, refresh_count = sys.argv[1:7]
+    base, key, tenant, out, refresh_count = sys.argv[1:6]
     out_dir = Path(out)
     issuer = f"{base}/t/{tenant}"
     metadata = json.loads(urllib.request.urlopen(f"{base}/.well-known/oauth-authorization-server/t/{tenant}").read())
+    for member, path in (("authorization_endpoint", "/authorize"), ("token_endpoint", "/token"),
+                         ("jwks_uri", "/jwks.json"), ("userinfo_endpoint", "/userinfo"),
+                         ("introspection_endpoint", "/introspect")):
+        metadata.setdefault(member, issuer + path)  # the figures measure endpoints, not the document
 
     email, password = "bench@example.test", secrets.token_urlsafe(18)
     admin(base, key, "POST", f"/tenants/{tenant}/users", {"email": email, "password": password, "display_name": "Bench"})
@@ -120,30 +122,16 @@ def main() -> None:
     else:
         sys.exit("no code after signing in and consenting")
 
-    # Codes for CODE_SECONDS from four threads sharing the session.
+    # A code per token wanted; scripts/bench asks for the many codes it exchanges with wrk
+    # (scripts/load/authorize.lua), with this session's cookie.
     codes: list[str] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-    deadline = time.monotonic() + float(code_seconds)
-
-    def collect() -> None:
-        mine = opener(jar)
-        while time.monotonic() < deadline and not failures:
-            status, headers, _ = send(mine, authorize)
-            code = code_from(headers.get("location", "")) if status in (302, 303) else None
-            if code is None:
-                failures.append(f"/authorize with a session and remembered consent answered {status} {headers.get('location')}")
-                return
-            with lock:
-                codes.append(code)
-
-    threads = [threading.Thread(target=collect) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        sys.exit(failures[0])
+    for _ in range(int(refresh_count) + 5):
+        status, headers, _ = send(agent, authorize)
+        code = code_from(headers.get("location", "")) if status in (302, 303) else None
+        if code is None:
+            sys.exit(f"/authorize with a session and remembered consent answered {status} {headers.get('location')}")
+        codes.append(code)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar if urllib.parse.urlsplit(issuer).path.startswith(c.path or "/"))
 
     def exchange(code: str) -> dict:
         status, _, content = send(urllib.request.build_opener(), metadata["token_endpoint"], {
@@ -157,14 +145,13 @@ def main() -> None:
     tokens = [exchange(codes.pop()) for _ in range(int(refresh_count) + 5)]
     if any("refresh_token" not in t for t in tokens):
         sys.exit(f"no refresh token with offline_access: {tokens[0]}")
-    (out_dir / "codes.txt").write_text("\n".join(codes) + "\n")
     for name, chunk in (("refresh.txt", tokens[:-5]), ("refresh-rest.txt", tokens[-5:-3]), ("refresh-flood.txt", tokens[-3:-1])):
         (out_dir / name).write_text("\n".join(t["refresh_token"] for t in chunk) + "\n")
     values = {"CLIENT_ID": client_id, "REDIRECT_URI": redirect_uri, "VERIFIER": verifier, "ISSUER": issuer,
               "ACCESS_TOKEN": tokens[-1]["access_token"], "RS_ID": rs_id, "RS_SECRET": rs_secret,
-              "CODES": str(len(codes)), "TOKEN_ENDPOINT": metadata["token_endpoint"],
-              "USERINFO_ENDPOINT": metadata.get("userinfo_endpoint", issuer + "/userinfo"),
-              "INTROSPECTION_ENDPOINT": metadata.get("introspection_endpoint", issuer + "/introspect"),
+              "AUTHORIZE_URL": authorize, "COOKIE": cookie, "TOKEN_ENDPOINT": metadata["token_endpoint"],
+              "USERINFO_ENDPOINT": metadata["userinfo_endpoint"],
+              "INTROSPECTION_ENDPOINT": metadata["introspection_endpoint"],
               "JWKS_URI": metadata["jwks_uri"],
               "CODE_BODY_PREFIX": urllib.parse.urlencode({"grant_type": "authorization_code", "client_id": client_id,
                                                           "redirect_uri": redirect_uri, "code_verifier": verifier}) + "&code=",
