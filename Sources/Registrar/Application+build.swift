@@ -185,8 +185,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     admin.addSigningKeyRoutes(to: router, keys: signingKeys)
     let resourceServerRepository = PostgresResourceServerRepository(database: database)
     admin.addResourceServerRoutes(to: router, servers: resourceServerRepository)
-    admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, sessions: PostgresSessionRepository(database: database),
-                                                        now: overrides.now))
+    admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, now: overrides.now))
     try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
                          pages: pages, now: overrides.now).addRoutes(to: router)
     let consentGrants = PostgresConsentGrantRepository(database: database)

@@ -20,8 +20,7 @@ struct UserCommand: AsyncParsableCommand {
         return try await withTenant(slug, database) { tenant, database in
             let hasher = Argon2Hasher(parameters: parameters, threads: 1, queueLimit: 1)
             defer { Task { try? await hasher.shutdown() } }
-            let service = UserService(hasher: hasher, users: PostgresUserRepository(database: database),
-                                      sessions: PostgresSessionRepository(database: database))
+            let service = UserService(hasher: hasher, users: PostgresUserRepository(database: database))
             do {
                 return try await body(tenant, service)
             } catch let error as UserService.Invalid {

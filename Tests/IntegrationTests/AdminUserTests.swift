@@ -249,8 +249,7 @@ struct AdminUserTests {
         let typed = try UserService.passwordFromInput(Data("piped in passphrase\n".utf8))
         #expect(typed == "piped in passphrase")
         let (fromStdin, generated) = try await TestEnvironment.withDatabase { database in
-            let service = UserService(hasher: UserFixture.hasher, users: PostgresUserRepository(database: database),
-                                      sessions: PostgresSessionRepository(database: database))
+            let service = UserService(hasher: UserFixture.hasher, users: PostgresUserRepository(database: database))
             let actor = AuditEvent(action: "", actorType: .system, actorID: "cli")
             let first = try await service.create(.init(email: UserFixture.uniqueEmail("stdin"), password: typed), tenantID: tenant.id, actor: actor)
             #expect(first.generatedPassword == nil)

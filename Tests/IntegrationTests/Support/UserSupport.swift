@@ -19,8 +19,7 @@ enum UserFixture {
     static func create(_ tenant: Tenant, email: String = uniqueEmail(), password: String? = UserFixture.password,
                        displayName: String = "Test user") async throws -> User {
         try await TestEnvironment.withDatabase { database in
-            let service = UserService(hasher: hasher, users: PostgresUserRepository(database: database),
-                                      sessions: PostgresSessionRepository(database: database))
+            let service = UserService(hasher: hasher, users: PostgresUserRepository(database: database))
             return try await service.create(.init(email: email, displayName: displayName, password: password), tenantID: tenant.id,
                                             actor: AuditEvent(action: "", actorType: .system, actorID: "tests")).user
         }
@@ -183,5 +182,48 @@ final class SignInBrowser: Sendable {
         guard page.status == .ok, page.formField("csrf_token") != nil,
               let start = page.bodyText.range(of: "<strong>"), let end = page.bodyText.range(of: "</strong>") else { return nil }
         return String(page.bodyText[start.upperBound..<end.lowerBound])
+    }
+}
+
+extension AuthorizeFixture {
+    /// The whole browser flow for the fixture's signed-in user: /authorize, consent, code, /token.
+    func issueTokens(_ server: TestServer) async throws -> (accessToken: String, refreshToken: String) {
+        var reply = try await authorize(server, query(["scope": "openid profile"]))
+        if reply.status == .ok { reply = try await submitConsent(server, page: reply, decision: "allow") }
+        let code = try #require(AuthorizeFixture.redirectQuery(reply)?.values("code").first, "no code: \(reply.status) \(reply.headers)")
+        var form = FormParameters()
+        for (name, value) in [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "https://app.example.com/callback"),
+                              ("client_id", clientID), ("code_verifier", AuthorizeFixture.verifier)] { form.append(name, value) }
+        let token = try await server.request(.post, "\(prefix)/token", headers: [.contentType: "application/x-www-form-urlencoded"], body: form.encoded)
+        try #require(token.status == .ok, "token: \(token.bodyText)")
+        return (try #require(token.object["access_token"]?.stringValue), try #require(token.object["refresh_token"]?.stringValue))
+    }
+
+    /// `POST /token` with `grant_type=refresh_token`.
+    func refresh(_ server: TestServer, _ refreshToken: String) async throws -> TestServer.Reply {
+        var form = FormParameters()
+        for (name, value) in [("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", clientID)] { form.append(name, value) }
+        return try await server.request(.post, "\(prefix)/token", headers: [.contentType: "application/x-www-form-urlencoded"], body: form.encoded)
+    }
+
+    /// Whether the access token's jti is on the tenant's revocation list, and how many of the
+    /// user's token families are still live.
+    func revocationState(accessToken: String) async throws -> (revoked: Bool, liveFamilies: Int) {
+        let payload = try #require(accessToken.split(separator: ".").dropFirst().first)
+        var base64 = payload.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        let claims = try JSONValue.parseObject(try #require(Data(base64Encoded: base64)))
+        let jti = try #require(claims["jti"]?.stringValue)
+        let (tenantID, userID) = (tenant.id, user.id)
+        return try await TestEnvironment.withDatabase { database in
+            try await database.withTenant(tenantID) { connection in
+                let revoked = try await connection.run("SELECT count(*)::integer FROM access_token_revocations WHERE jti = \(jti)",
+                                                       logger: database.logger).first!.decode(Int.self) == 1
+                let live = try await connection.run(
+                    "SELECT count(*)::integer FROM token_families WHERE user_id = \(userID) AND revoked_at IS NULL",
+                    logger: database.logger).first!.decode(Int.self)
+                return (revoked, live)
+            }
+        }
     }
 }

@@ -8,8 +8,9 @@ import NIOCore
 /// Server-rendered and usable without JavaScript. Every POST carries a CSRF token: on the
 /// sign-in form it is bound to a random pre-session cookie, on the sign-out form to the session.
 /// Failed sign-ins get one message whatever went wrong (unknown email, wrong password, disabled
-/// account) and cost the same argon2 work either way, are counted per account and per address
-/// with the shared limiter, and are audited (never with the password).
+/// account) and cost the same argon2 work either way, are limited per account and per address
+/// with the shared limiter (each attempt counted before it is verified), and are audited (never
+/// with the password).
 public struct SignInController: Sendable {
     let resolver: TenantResolver
     let users: any UserRepository
@@ -104,21 +105,20 @@ public struct SignInController: Sendable {
             }
             let password = fields["password"] ?? ""
             let limits = tenant.tenant.policy.rateLimits
-            let accountKey = "signin:" + email.lowercased()
+            // By a hash: limiter keys are bounded (200 bytes) and need not hold anyone's email.
+            let accountKey = "signin:" + SecretGenerator.sha256Hex(email.lowercased())
             let addressKey = "signin:" + context.limitAddress
-            // Before any hashing: an address or an account past its failures gets no argon2 at all.
+            // Before any hashing, every attempt spends its unit of both budgets in one atomic
+            // statement: counting only after argon2 said "wrong" would let a burst of parallel
+            // guesses all pass a check that none of them had failed yet. A success spends its unit
+            // too (GCRA has no refund); the bursts leave room for that. Past either budget there
+            // is no argon2 at all, and the answer is 429 whatever the password.
             try await limiter.check([
-                RateLimitCheck("failed_sign_ins_per_address", key: addressKey, tenantID: tenant.tenant.id,
-                               limit: limits.failedSignInsPerAddress, consume: false),
-                RateLimitCheck("failed_sign_ins_per_account", key: accountKey, tenantID: tenant.tenant.id,
-                               limit: limits.failedSignInsPerAccount, consume: false),
+                RateLimitCheck("failed_sign_ins_per_address", key: addressKey, tenantID: tenant.tenant.id, limit: limits.failedSignInsPerAddress),
+                RateLimitCheck("failed_sign_ins_per_account", key: accountKey, tenantID: tenant.tenant.id, limit: limits.failedSignInsPerAccount),
             ])
             let (user, reason) = try await verify(email: email, password: password, tenant: tenant)
             guard let user else {
-                await limiter.recordFailure(key: addressKey, tenantID: tenant.tenant.id, limit: limits.failedSignInsPerAddress,
-                                            name: "failed_sign_ins_per_address")
-                await limiter.recordFailure(key: accountKey, tenantID: tenant.tenant.id, limit: limits.failedSignInsPerAccount,
-                                            name: "failed_sign_ins_per_account")
                 try await users.record(AuditEvent(action: "user.sign_in_failed", actorType: .anonymous, actorID: reason.userID,
                                                   sourceAddress: context.sourceAddress, requestID: context.requestID,
                                                   details: ["reason": .string(reason.text)]), tenant: tenant.tenant.id)

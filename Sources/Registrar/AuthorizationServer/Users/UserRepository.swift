@@ -34,16 +34,20 @@ public protocol UserRepository: Sendable {
     func credentials(email: String, tenant: UUID) async throws -> UserCredentials?
     /// Oldest first, keyset-paginated.
     func list(tenant: UUID, filter: UserFilter, after cursor: Cursor?, limit: Int) async throws -> Page<User>
-    /// Enables or disables the user; disabling ends every session of the user in the same
-    /// transaction. Returns the stored user, nil if there is none.
+    /// Enables or disables the user; disabling ends every session of the user and revokes the
+    /// tokens issued to it in the same transaction. Returns the stored user, nil if there is none.
     func setStatus(id: UUID, tenant: UUID, status: User.Status, at now: Date, audit: AuditEvent) async throws -> User?
-    /// Replaces the password hash and ends every session of the user (a reset signs out
-    /// everywhere). Returns the stored user, nil if there is none.
+    /// Replaces the password hash, ends every session of the user and revokes the tokens issued
+    /// to it (a reset signs out everywhere). Returns the stored user, nil if there is none.
     func setPassword(id: UUID, tenant: UUID, passwordHash: String, at now: Date, audit: AuditEvent) async throws -> User?
     /// Replaces a stored hash with a fresh one of the current parameters, if it is still the same.
     func rehashPassword(id: UUID, tenant: UUID, from old: String, to new: String) async throws
-    /// Deletes the user and, through the foreign keys, its sessions, grants, codes and tokens.
+    /// Deletes the user and, through the foreign keys, its sessions, grants, codes and tokens;
+    /// the access tokens issued to it are put on the revocation list first.
     func delete(id: UUID, tenant: UUID, audit: AuditEvent) async throws -> Bool
+    /// Ends every session of the user and revokes its token families, in one transaction with
+    /// the audit event; nil if there is no such user, else how many sessions ended.
+    func revokeSessions(id: UUID, tenant: UUID, at now: Date, audit: @escaping @Sendable (Int) -> AuditEvent) async throws -> Int?
     /// Notes a successful sign-in, with its audit event.
     func recordSignIn(id: UUID, tenant: UUID, at now: Date, audit: AuditEvent) async throws
     /// Appends an audit event about this tenant outside any other change (failed sign-ins).
@@ -148,9 +152,7 @@ public struct PostgresUserRepository: UserRepository {
                 UPDATE users SET status = \(status.rawValue), updated_at = \(now)
                 WHERE tenant_id = \(tenant) AND user_id = \(id) RETURNING \(unescaped: Self.columns)
                 """, logger: logger).first else { return nil }
-            if status == .disabled {
-                try await connection.run("DELETE FROM sessions WHERE tenant_id = \(tenant) AND user_id = \(id)", logger: logger)
-            }
+            if status == .disabled { try await Self.endSignIns(of: id, tenant: tenant, at: now, on: connection, logger: logger) }
             try await AuditLog.record(audit, tenantID: tenant, on: connection, logger: logger)
             return try Self.decode(row, tenantID: tenant)
         }
@@ -162,7 +164,7 @@ public struct PostgresUserRepository: UserRepository {
                 UPDATE users SET password_hash = \(passwordHash), updated_at = \(now)
                 WHERE tenant_id = \(tenant) AND user_id = \(id) RETURNING \(unescaped: Self.columns)
                 """, logger: logger).first else { return nil }
-            try await connection.run("DELETE FROM sessions WHERE tenant_id = \(tenant) AND user_id = \(id)", logger: logger)
+            try await Self.endSignIns(of: id, tenant: tenant, at: now, on: connection, logger: logger)
             try await AuditLog.record(audit, tenantID: tenant, on: connection, logger: logger)
             return try Self.decode(row, tenantID: tenant)
         }
@@ -176,8 +178,30 @@ public struct PostgresUserRepository: UserRepository {
         }
     }
 
+    /// Everything a user's sign-ins gave out ends: the sessions, and the token families with
+    /// their access tokens listed as revoked until they expire (so introspection says inactive at
+    /// once). Returns how many sessions ended. Runs inside the caller's transaction.
+    static func endSignIns(of id: UUID, tenant: UUID, at now: Date, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        let sessions = try await connection.run(
+            "DELETE FROM sessions WHERE tenant_id = \(tenant) AND user_id = \(id) RETURNING session_hash", logger: logger).count
+        try await PostgresTokenFamilyRepository.revoke(.user(id), reason: .userRevoked, tenantID: tenant, at: now, on: connection, logger: logger)
+        return sessions
+    }
+
+    public func revokeSessions(id: UUID, tenant: UUID, at now: Date, audit: @escaping @Sendable (Int) -> AuditEvent) async throws -> Int? {
+        try await database.withTenant(tenant) { connection in
+            // The row lock orders this after a concurrent sign-in's session insert.
+            guard try await !connection.run(
+                "SELECT 1 FROM users WHERE tenant_id = \(tenant) AND user_id = \(id) FOR UPDATE", logger: logger).isEmpty else { return nil }
+            let count = try await Self.endSignIns(of: id, tenant: tenant, at: now, on: connection, logger: logger)
+            try await AuditLog.record(audit(count), tenantID: tenant, on: connection, logger: logger)
+            return count
+        }
+    }
+
     public func delete(id: UUID, tenant: UUID, audit: AuditEvent) async throws -> Bool {
         try await database.withTenant(tenant) { connection in
+            _ = try await Self.endSignIns(of: id, tenant: tenant, at: Date(), on: connection, logger: logger)
             let deleted = try await connection.run(
                 "DELETE FROM users WHERE tenant_id = \(tenant) AND user_id = \(id) RETURNING user_id", logger: logger)
             guard !deleted.isEmpty else { return false }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Managing a tenant's users, for the admin API and the CLI alike: the input rules, argon2id
-/// hashing of passwords, generated passwords shown once, and the end of sessions (and of the
-/// tokens issued to the user, once a revoker is wired) when a user is disabled or revoked.
+/// hashing of passwords, generated passwords shown once, and the end of the user's sessions and
+/// tokens when the user is disabled, reset, revoked or deleted (in the change's own transaction).
 public struct UserService: Sendable {
     /// A refused input, named by its field.
     public struct Invalid: Error, Equatable, CustomStringConvertible {
@@ -33,18 +33,11 @@ public struct UserService: Sendable {
 
     let hasher: Argon2Hasher
     let users: any UserRepository
-    let sessions: any SessionRepository
-    /// Revokes the token families of a user; nil until the token service is wired in.
-    let revokeTokens: (@Sendable (UUID, UUID) async throws -> Void)?
     let now: @Sendable () -> Date
 
-    public init(hasher: Argon2Hasher, users: any UserRepository, sessions: any SessionRepository,
-                revokeTokens: (@Sendable (_ userID: UUID, _ tenantID: UUID) async throws -> Void)? = nil,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(hasher: Argon2Hasher, users: any UserRepository, now: @escaping @Sendable () -> Date = { Date() }) {
         self.hasher = hasher
         self.users = users
-        self.sessions = sessions
-        self.revokeTokens = revokeTokens
         self.now = now
     }
 
@@ -132,9 +125,7 @@ public struct UserService: Sendable {
         var audit = actor
         audit.action = status == .disabled ? "user.disabled" : "user.enabled"
         audit.details["user_id"] = .string(userID.uuidString.lowercased())
-        let user = try await users.setStatus(id: userID, tenant: tenantID, status: status, at: now(), audit: audit)
-        if user != nil, status == .disabled { try await revokeTokens?(userID, tenantID) }
-        return user
+        return try await users.setStatus(id: userID, tenant: tenantID, status: status, at: now(), audit: audit)
     }
 
     /// Sets the given password or generates one (returned once); every session of the user ends.
@@ -152,25 +143,21 @@ public struct UserService: Sendable {
 
     /// Ends every session of the user and revokes the tokens issued to it; nil if no such user.
     public func revokeSessions(userID: UUID, tenantID: UUID, actor: AuditEvent) async throws -> Int? {
-        guard try await users.find(id: userID, tenant: tenantID) != nil else { return nil }
-        let count = try await sessions.deleteAll(userID: userID, tenant: tenantID)
-        try await revokeTokens?(userID, tenantID)
-        var audit = actor
-        audit.action = "user.sessions_revoked"
-        audit.details["user_id"] = .string(userID.uuidString.lowercased())
-        audit.details["sessions"] = .number(Double(count))
-        try await users.record(audit, tenant: tenantID)
-        return count
+        try await users.revokeSessions(id: userID, tenant: tenantID, at: now()) { count in
+            var audit = actor
+            audit.action = "user.sessions_revoked"
+            audit.details["user_id"] = .string(userID.uuidString.lowercased())
+            audit.details["sessions"] = .number(Double(count))
+            return audit
+        }
     }
 
     public func delete(userID: UUID, tenantID: UUID, actor: AuditEvent) async throws -> Bool {
         var audit = actor
         audit.action = "user.deleted"
         audit.details["user_id"] = .string(userID.uuidString.lowercased())
-        guard try await users.find(id: userID, tenant: tenantID) != nil else { return false }
-        // Revoked first, so the access tokens issued to the user are on the revocation list;
-        // the foreign keys then take its sessions, grants, codes and token families with it.
-        try await revokeTokens?(userID, tenantID)
+        // The access tokens issued to the user go on the revocation list first; the foreign keys
+        // then take its sessions, grants, codes and token families with it.
         return try await users.delete(id: userID, tenant: tenantID, audit: audit)
     }
 }
