@@ -205,7 +205,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                             now: overrides.now),
         repository: tokenGrantRepository, validator: accessTokenValidator,
         resourceServers: ResourceServerAuthenticator(servers: resourceServerRepository, verifier: verifier, now: overrides.now),
-        limiter: limiter, failures: failures, platform: platformLimits, usage: usage, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        limiter: limiter, failures: failures, platform: platformLimits, usage: usage, audit: clients, maximumBodyBytes: config.maximumBodyBytes,
+        now: overrides.now
     ).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,

@@ -95,6 +95,7 @@ struct TokenEndpointTests {
             F.expectError(try await F.exchange(server, tenant, client, code: code, bound), .invalidGrant)
             #expect(try await F.introspect(server, tenant, client, access).object["active"] == .bool(false))
             F.expectError(try await F.refresh(server, tenant, client, refresh), .invalidGrant)
+            #expect(try await F.count(tenant, "audit_events", where: "action = 'token.reuse_detected' AND client_id = '\(client.clientID)'") == 1)
         }
     }
 
