@@ -103,7 +103,7 @@ struct TokenController: Sendable {
 
     // MARK: - /introspect
 
-    /// Who asks: one of the tenant's resource servers, or a client about its own tokens.
+    /// Who asks: one of the tenant's resource servers, or a confidential client about its own tokens.
     enum Caller: Sendable {
         case resourceServer(ResourceServer)
         case client(RegisteredClient)
@@ -141,6 +141,10 @@ struct TokenController: Sendable {
         }
         if let server { return .resourceServer(server) }
         let client = try await authenticator.authenticate(request, form: form, tenant: tenant, endpoint: tenant.issuer + "/introspect", context: context)
+        // RFC 7662 §2.1: the endpoint "MUST also require some form of authorization"; a client_id
+        // alone proves nothing (anyone may send a public client's id), so public clients are
+        // refused here, while they may still revoke their own tokens (RFC 7009 §2.1).
+        guard client.isConfidential else { throw InvalidClient(basicRealm: nil) }
         return .client(client.client)
     }
 
