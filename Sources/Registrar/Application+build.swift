@@ -207,7 +207,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                             now: overrides.now),
         repository: tokenGrantRepository, validator: accessTokenValidator,
         resourceServers: ResourceServerAuthenticator(servers: resourceServerRepository, verifier: verifier, now: overrides.now),
-        limiter: limiter, failures: failures, platform: platformLimits, usage: usage, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        limiter: limiter, failures: failures, platform: platformLimits, usage: usage, audit: clients, maximumBodyBytes: config.maximumBodyBytes,
+        now: overrides.now
     ).addRoutes(to: router)
     // OpenID Connect UserInfo (Bearer access tokens of the tenant, revocation list checked).
     UserinfoController(resolver: resolver, validator: accessTokenValidator, revocations: tokenGrantRepository, users: users,

@@ -12,8 +12,9 @@ struct TokenRevocationTests {
     func revokeRefreshToken() async throws {
         let tenant = try await F.tenant()
         try await AdminFixture.run { server in
-            let client = try await F.publicClient(server, tenant)
-            let (body, _) = try await F.tokens(server, tenant, client, redirect: F.publicRedirect)
+            let client = try await F.confidentialClient(server, tenant)
+            let (body, _) = try await F.tokens(server, tenant, client, redirect: F.confidentialRedirect)
+            #expect(try await F.introspect(server, tenant, client, try #require(body["refresh_token"]?.stringValue)).object["active"] == .bool(true))
             let refresh = try #require(body["refresh_token"]?.stringValue)
             let access = try #require(body["access_token"]?.stringValue)
             let reply = try await F.post(server, tenant, "revoke", [("token", refresh), ("token_type_hint", "refresh_token")] + F.credentials(client))
@@ -55,7 +56,7 @@ struct TokenRevocationTests {
             for token in [refresh, access, "rt_" + SecretGenerator.randomToken(), "garbage", "a.b.c"] {
                 #expect(try await F.post(server, tenant, "revoke", [("token", token)] + F.credentials(other)).status == .ok)
             }
-            #expect(try await F.introspect(server, tenant, owner, access).object["active"] == .bool(true))
+            #expect(try await F.introspect(server, tenant, access).object["active"] == .bool(true))
             #expect(try await F.refresh(server, tenant, owner, refresh).status == .ok)
             F.expectError(try await F.post(server, tenant, "revoke", [("token", access)]), .invalidClient)
             F.expectError(try await F.post(server, tenant, "revoke", F.credentials(owner)), .invalidRequest)
@@ -68,8 +69,8 @@ struct TokenRevocationTests {
         let resource = "https://mcp-\(tenant.slug).example.com/mcp"
         let (server, credential) = try await F.resourceServer(tenant, uri: resource)
         try await AdminFixture.run { http in
-            let client = try await F.publicClient(http, tenant)
-            let (body, code) = try await F.tokens(http, tenant, client, redirect: F.publicRedirect) { $0.resources = [resource] }
+            let client = try await F.confidentialClient(http, tenant)
+            let (body, code) = try await F.tokens(http, tenant, client, redirect: F.confidentialRedirect) { $0.resources = [resource] }
             let access = try #require(body["access_token"]?.stringValue)
             for headers: HTTPFields in [[.authorization: F.basic(server.id, credential)], [:]] {
                 let extra = headers.isEmpty ? [("client_id", server.id), ("client_secret", credential)] : []
@@ -108,7 +109,7 @@ struct TokenRevocationTests {
         let (otherServer, otherCredential) = try await F.resourceServer(tenant, uri: "https://other-\(tenant.slug).example.com")
         try await AdminFixture.run(overrides: clock.overrides) { http in
             let client = try await F.publicClient(http, tenant)
-            let other = try await F.publicClient(http, tenant)
+            let other = try await F.confidentialClient(http, tenant)
             let (body, _) = try await F.tokens(http, tenant, client, redirect: F.publicRedirect) { $0.resources = [mine] }
             let access = try #require(body["access_token"]?.stringValue)
             let asServer: HTTPFields = [.authorization: F.basic(server.id, credential)]
@@ -140,14 +141,29 @@ struct TokenRevocationTests {
         }
     }
 
+    @Test("RFC 7662 §2.1: a public client (client_id alone, method none) is not authorized to introspect, even its own tokens")
+    func introspectRefusesPublicClients() async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { http in
+            let client = try await F.publicClient(http, tenant)
+            let (body, _) = try await F.tokens(http, tenant, client, redirect: F.publicRedirect)
+            for token in [try #require(body["access_token"]?.stringValue), try #require(body["refresh_token"]?.stringValue)] {
+                F.expectError(try await F.introspect(http, tenant, client, token), .invalidClient)
+            }
+            // It may still revoke its own tokens (RFC 7009 §2.1 authenticates public clients by id).
+            #expect(try await F.post(http, tenant, "revoke", [("token", try #require(body["refresh_token"]?.stringValue))]
+                                     + F.credentials(client)).status == .ok)
+        }
+    }
+
     @Test("Tokens of tenant A are inactive at tenant B's introspection, whoever asks there")
     func introspectOtherTenant() async throws {
         let a = try await F.tenant()
         let b = try await F.tenant()
         let (serverB, credentialB) = try await F.resourceServer(b, uri: "https://mcp-\(b.slug).example.com")
         try await AdminFixture.run { http in
-            let clientA = try await F.publicClient(http, a)
-            let (body, _) = try await F.tokens(http, a, clientA, redirect: F.publicRedirect) { $0.resources = ["https://mcp-\(b.slug).example.com"] }
+            let clientA = try await F.confidentialClient(http, a)
+            let (body, _) = try await F.tokens(http, a, clientA, redirect: F.confidentialRedirect) { $0.resources = ["https://mcp-\(b.slug).example.com"] }
             let access = try #require(body["access_token"]?.stringValue)
             let refresh = try #require(body["refresh_token"]?.stringValue)
             #expect(try await F.introspect(http, a, clientA, access).object["active"] == .bool(true))
@@ -159,7 +175,7 @@ struct TokenRevocationTests {
             // Tenant A's client does not exist at tenant B.
             F.expectError(try await F.post(http, b, "introspect", [("token", access)] + F.credentials(clientA)), .invalidClient)
             // Nor do its refresh tokens.
-            let clientB = try await F.publicClient(http, b)
+            let clientB = try await F.confidentialClient(http, b)
             F.expectError(try await F.refresh(http, b, clientB, refresh), .invalidGrant)
         }
     }

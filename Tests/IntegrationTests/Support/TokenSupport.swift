@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import PostgresNIO
+import Synchronization
 import Testing
 @testable import Registrar
 
@@ -144,9 +145,25 @@ enum TokenFixture {
         try await post(server, tenant, "token", [("grant_type", "refresh_token"), ("refresh_token", refreshToken)] + credentials(client) + extra)
     }
 
-    /// Introspection by the client that holds the token.
+    /// Introspection by the (confidential) client that holds the token.
     static func introspect(_ server: TestServer, _ tenant: Tenant, _ client: AdminRegistration, _ token: String) async throws -> TestServer.Reply {
         try await post(server, tenant, "introspect", [("token", token)] + credentials(client))
+    }
+
+    /// Introspection by a resource server of the tenant whose audience is the issuer (the
+    /// audience of the test codes), as an MCP server would ask.
+    static func introspect(_ server: TestServer, _ tenant: Tenant, _ token: String) async throws -> TestServer.Reply {
+        let (id, credential) = try await issuerResourceServer(tenant)
+        return try await post(server, tenant, "introspect", [("token", token)], headers: [.authorization: basic(id, credential)])
+    }
+
+    static let issuerResourceServers = Mutex<[UUID: (id: String, credential: String)]>([:])
+
+    static func issuerResourceServer(_ tenant: Tenant) async throws -> (id: String, credential: String) {
+        if let known = issuerResourceServers.withLock({ $0[tenant.id] }) { return known }
+        let (server, credential) = try await resourceServer(tenant, uri: issuer(tenant))
+        issuerResourceServers.withLock { $0[tenant.id] = (server.id, credential) }
+        return (server.id, credential)
     }
 
     /// A full exchange for a fresh user; returns the token response.

@@ -16,6 +16,8 @@ struct TokenController: Sendable {
     let failures: FailedAuthenticationRecorder
     let platform: PlatformRateLimits
     let usage: UsageRecorder
+    /// Where reuse of a code or refresh token is audited.
+    let audit: any ClientRepository
     let maximumBodyBytes: Int
     let now: @Sendable () -> Date
 
@@ -48,10 +50,19 @@ struct TokenController: Sendable {
             throw OAuthError(.unauthorizedClient, "the client is not allowed to use the \(grantType.rawValue) grant")
         }
         let response: TokenResponse
-        switch grantType {
-        case .authorizationCode: response = try await grants.authorizationCode(form, client: client, tenant: tenant)
-        case .refreshToken: response = try await grants.refreshToken(form, client: client, tenant: tenant)
-        case .clientCredentials: response = try await grants.clientCredentials(form, client: client, tenant: tenant)
+        do {
+            switch grantType {
+            case .authorizationCode: response = try await grants.authorizationCode(form, client: client, tenant: tenant)
+            case .refreshToken: response = try await grants.refreshToken(form, client: client, tenant: tenant)
+            case .clientCredentials: response = try await grants.clientCredentials(form, client: client, tenant: tenant)
+            }
+        } catch let reuse as TokenGrants.ReuseDetected {
+            // A replayed code or refresh token means a copy was stolen: operators should know.
+            context.logger.warning("token reuse detected; family revoked", metadata: ["credential": .string(reuse.credential.rawValue)])
+            try? await audit.record(AuditEvent(action: "token.reuse_detected", actorType: .client, actorID: client.client.clientID,
+                                               clientID: client.client.clientID, sourceAddress: context.sourceAddress, requestID: context.requestID,
+                                               details: ["credential": .string(reuse.credential.rawValue)]), tenantID: tenant.tenant.id)
+            throw reuse.answer
         }
         // Bookkeeping: a failed write must not take the tokens back.
         try? await usage.recordUse(tenantID: tenant.tenant.id, clientID: client.client.clientID)
@@ -92,7 +103,7 @@ struct TokenController: Sendable {
 
     // MARK: - /introspect
 
-    /// Who asks: one of the tenant's resource servers, or a client about its own tokens.
+    /// Who asks: one of the tenant's resource servers, or a confidential client about its own tokens.
     enum Caller: Sendable {
         case resourceServer(ResourceServer)
         case client(RegisteredClient)
@@ -130,6 +141,10 @@ struct TokenController: Sendable {
         }
         if let server { return .resourceServer(server) }
         let client = try await authenticator.authenticate(request, form: form, tenant: tenant, endpoint: tenant.issuer + "/introspect", context: context)
+        // RFC 7662 §2.1: the endpoint "MUST also require some form of authorization"; a client_id
+        // alone proves nothing (anyone may send a public client's id), so public clients are
+        // refused here, while they may still revoke their own tokens (RFC 7009 §2.1).
+        guard client.isConfidential else { throw InvalidClient(basicRealm: nil) }
         return .client(client.client)
     }
 

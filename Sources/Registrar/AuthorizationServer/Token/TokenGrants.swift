@@ -11,6 +11,14 @@ struct TokenGrants: Sendable {
 
     typealias Client = ClientAuthenticator.Authenticated
 
+    /// A code or rotated refresh token presented a second time: what it gave was revoked, and the
+    /// request is answered `invalid_grant` like any other dead credential (the caller audits it).
+    struct ReuseDetected: Error, Equatable {
+        enum Credential: String, Sendable { case authorizationCode = "authorization_code", refreshToken = "refresh_token" }
+        let credential: Credential
+        var answer: OAuthError { credential == .authorizationCode ? TokenGrants.invalidCode : TokenGrants.invalidRefreshToken }
+    }
+
     static let invalidCode = OAuthError(.invalidGrant, "the authorization code is invalid, expired, already used or was issued to another client")
     static let invalidRefreshToken = OAuthError(.invalidGrant, "the refresh token is invalid, expired or revoked")
 
@@ -85,7 +93,8 @@ struct TokenGrants: Sendable {
                                           refreshToken: refreshToken, idToken: idToken))
         }
         switch outcome {
-        case .unknown, .reused: throw Self.invalidCode
+        case .unknown: throw Self.invalidCode
+        case .reused: throw ReuseDetected(credential: .authorizationCode)
         case .issued(let response): return response
         }
     }
@@ -156,7 +165,8 @@ struct TokenGrants: Sendable {
                     TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, scopes: scopes, refreshToken: presented, idToken: nil))
         }
         switch outcome {
-        case .unknown, .reused: throw Self.invalidRefreshToken
+        case .unknown: throw Self.invalidRefreshToken
+        case .reused: throw ReuseDetected(credential: .refreshToken)
         case .issued(let response): return response
         }
     }
