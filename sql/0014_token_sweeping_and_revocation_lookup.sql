@@ -44,9 +44,11 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         most := greatest(most, n);
 
+        -- The application role may not UPDATE this table, so it cannot lock rows FOR UPDATE;
+        -- two sweepers deleting the same expired rows only wait for each other.
         DELETE FROM client_assertion_jtis WHERE tenant_id = t AND (client_id, jti) IN (
             SELECT client_id, jti FROM client_assertion_jtis WHERE tenant_id = t AND expires_at < p_now
-            LIMIT p_batch FOR UPDATE SKIP LOCKED);
+            LIMIT p_batch);
         GET DIAGNOSTICS n = ROW_COUNT;
         most := greatest(most, n);
 

@@ -182,6 +182,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     )
     admin.addRoutes(to: router)
+    admin.addSigningKeyRoutes(to: router, keys: signingKeys)
     let resourceServerRepository = PostgresResourceServerRepository(database: database)
     admin.addResourceServerRoutes(to: router, servers: resourceServerRepository)
     admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, sessions: PostgresSessionRepository(database: database),
@@ -209,6 +210,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         resourceServers: ResourceServerAuthenticator(servers: resourceServerRepository, verifier: verifier, now: overrides.now),
         limiter: limiter, failures: failures, platform: platformLimits, usage: usage, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     ).addRoutes(to: router)
+    // OpenID Connect UserInfo (Bearer access tokens of the tenant, revocation list checked).
+    UserinfoController(resolver: resolver, validator: accessTokenValidator, revocations: tokenGrantRepository, users: users,
+                       maximumBodyBytes: config.maximumBodyBytes).addRoutes(to: router)
     routeMethods.load(from: router)
     return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),

@@ -162,3 +162,61 @@ extension Array where Element == UInt8 {
 }
 
 import Foundation
+
+/// RFC 9728: where a resource server serves its metadata and how its 401 points there.
+@Suite("Protected resource metadata")
+struct ProtectedResourceMetadataTests {
+    static let wellKnownCases: [(String, String)] = [
+        ("https://mcp.example.com/mcp", "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"),
+        ("https://mcp.example.com/mcp/", "https://mcp.example.com/.well-known/oauth-protected-resource/mcp/"),
+        ("https://mcp.example.com/a/b", "https://mcp.example.com/.well-known/oauth-protected-resource/a/b"),
+        ("https://mcp.example.com", "https://mcp.example.com/.well-known/oauth-protected-resource"),
+        ("https://mcp.example.com/", "https://mcp.example.com/.well-known/oauth-protected-resource"),
+        ("http://localhost:8000/mcp", "http://localhost:8000/.well-known/oauth-protected-resource/mcp"),
+        ("https://MCP.example.com:443/mcp", "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"),
+    ]
+
+    @Test("RFC 9728 §3.1: the well-known suffix goes between the host and the path", arguments: wellKnownCases)
+    func wellKnownURL(_ resource: String, _ expected: String) {
+        #expect(ProtectedResourceMetadata.wellKnownURL(for: resource) == expected)
+    }
+
+    static func server(_ url: String, scopes: [String]) throws -> ResourceServer {
+        ResourceServer(tenantID: UUID(), id: ResourceServer.generateID(), uri: try ResourceIndicator.registrable(url), displayName: "Acme",
+                       scopes: scopes, isDefault: false, credentialHash: "h", credentialTag: nil, createdAt: Date(), updatedAt: Date())
+    }
+
+    @Test("RFC 9728 §2 / §5.1: document members and the challenge, with and without scopes")
+    func documentAndChallenge() throws {
+        let scoped = ProtectedResourceMetadata(server: try Self.server("https://MCP.example.com/mcp", scopes: ["mcp:tools", "mcp:read"]),
+                                               issuer: "https://acme.example.com")
+        #expect(scoped.document.encodedString() == #"{"authorization_servers":["https://acme.example.com"],"bearer_methods_supported":["header"],"#
+            + #""resource":"https://mcp.example.com/mcp","resource_name":"Acme","scopes_supported":["mcp:tools","mcp:read"]}"#)
+        #expect(scoped.wwwAuthenticate
+            == #"Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="mcp:tools mcp:read""#)
+        let bare = ProtectedResourceMetadata(server: try Self.server("https://mcp.example.com", scopes: []), issuer: "http://localhost/t/acme")
+        #expect(bare.document.objectValue?["scopes_supported"] == nil, "no empty member")
+        #expect(bare.document.objectValue?["authorization_servers"] == .array([.string("http://localhost/t/acme")]))
+        #expect(bare.wwwAuthenticate == #"Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource""#)
+    }
+
+    @Test("Issuers of a tenant: custom domains first, then the subdomain, then the path issuer")
+    func issuerOrder() {
+        #expect(ResourceServerService.issuers(slug: "acme", domains: ["z.example", "a.example"], publicBaseURL: "https://reg.example", baseDomain: "reg.example")
+            == ["https://a.example", "https://z.example", "https://acme.reg.example", "https://reg.example/t/acme"])
+        #expect(ResourceServerService.issuers(slug: "acme", domains: [], publicBaseURL: "http://localhost:8080", baseDomain: nil)
+            == ["http://localhost:8080/t/acme"])
+    }
+
+    @Test("Scopes of a resource server must be scope tokens the policy allows, each once", arguments: [
+        (["mcp:tools", "mcp:tools"], "scopes"), (["bad scope"], "scopes"), (["not-allowed"], "scopes"),
+    ])
+    func scopeRules(_ scopes: [String], _ field: String) {
+        var policy = RegistrationPolicy()
+        policy.allowedScopes = ["mcp:tools", "openid"]
+        #expect(throws: ResourceServerService.Refused.self) { try ResourceServerService.scopes(scopes, policy: policy) }
+        #expect((try? ResourceServerService.scopes(["mcp:tools"], policy: policy)) == ["mcp:tools"])
+        policy.allowedScopes = []
+        #expect((try? ResourceServerService.scopes(["anything"], policy: policy)) == ["anything"], "an empty allowed set allows any scope token")
+    }
+}

@@ -82,8 +82,12 @@ public final class SigningKeyStore: Sendable {
 
     /// Every key of the tenant, for the admin API and the CLI: no private material.
     public func list(tenantID: UUID) async throws -> [SigningKeySummary] {
-        let now = now()
-        return try await repository.all(tenantID: tenantID).map { SigningKeySummary($0, now: now) }
+        try await Self.summaries(repository, tenantID: tenantID, now: now())
+    }
+
+    /// The same listing without a key-encryption key (nothing is decrypted for it).
+    public static func summaries(_ repository: any SigningKeyRepository, tenantID: UUID, now: Date = Date()) async throws -> [SigningKeySummary] {
+        try await repository.all(tenantID: tenantID).map { SigningKeySummary($0, now: now) }
     }
 
     /// Makes a new key the signing key. The old one stays published until every token it can

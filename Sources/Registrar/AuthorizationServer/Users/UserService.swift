@@ -102,7 +102,8 @@ public struct UserService: Sendable {
     /// A password read from standard input: one line, its line ending removed (`--password-stdin`).
     public static func passwordFromInput(_ data: Data) throws(Invalid) -> String {
         guard var text = String(data: data, encoding: .utf8) else { throw Invalid(field: "password", reason: "must be UTF-8") }
-        if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
+        // "\r\n" is one Character in Swift, so one removal takes either line ending.
+        if text.hasSuffix("\n") || text.hasSuffix("\r\n") { text.removeLast() }
         try validatePassword(text)
         return text
     }
