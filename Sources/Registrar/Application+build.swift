@@ -194,7 +194,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     AuthorizeController(
         resolver: resolver, clients: clients, sessions: sessionStore, grants: consentGrants,
         codes: authorizationCodes, families: tokenFamilies, resources: resourceServerRepository,
-        csrf: ConsentCSRF(key: tags), pages: pages, now: overrides.now
+        csrf: csrf, pages: pages, now: overrides.now
     ).addRoutes(to: router)
     // The token, revocation and introspection endpoints (RFC 6749, RFC 7009, RFC 7662).
     let assertions = ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database))

@@ -271,11 +271,15 @@ struct AuthorizeEndpointTests {
             let request = try #require(fields.first { $0.0 == "request" }?.1)
             let token = try #require(fields.first { $0.0 == "csrf" }?.1)
             let other = try await fixture.newSession(authTime: Date())
+            // The sign-out form's token of the same session: bound to another purpose.
+            let signOutToken = CSRFProtection(key: .development).token(
+                purpose: "signout", tenant: ResolvedTenant(tenant: fixture.tenant, issuer: fixture.issuer), binding: fixture.sessionHash)
             let attempts: [(String, FormParameters, String?)] = [
                 ("no token", FormParameters([("request", request), ("decision", "allow")]), nil),
                 ("wrong token", FormParameters([("csrf", String(token.reversed())), ("request", request), ("decision", "allow")]), nil),
                 ("another session's cookie", FormParameters([("csrf", token), ("request", request), ("decision", "allow")]), other),
                 ("no session", FormParameters([("csrf", token), ("request", request), ("decision", "allow")]), ""),
+                ("another form's token", FormParameters([("csrf", signOutToken), ("request", request), ("decision", "allow")]), nil),
                 ("token repeated", FormParameters([("csrf", token), ("csrf", token), ("request", request), ("decision", "allow")]), nil),
             ]
             for (name, form, cookie) in attempts {

@@ -278,17 +278,6 @@ struct AuthorizationRequestTests {
         #expect(ConsentGrant.union(["openid", "profile"], ["email", "openid"]) == ["openid", "profile", "email"])
     }
 
-    @Test("The consent form's CSRF token is bound to the session")
-    func csrfBoundToSession() throws {
-        let csrf = ConsentCSRF(key: TokenTagKey.development)
-        let token = csrf.token(sessionHash: "session-a")
-        #expect(csrf.accepts(token, sessionHash: "session-a"))
-        #expect(!csrf.accepts(token, sessionHash: "session-b"))
-        #expect(!csrf.accepts(nil, sessionHash: "session-a"))
-        #expect(!csrf.accepts("", sessionHash: "session-a"))
-        #expect(csrf.token(sessionHash: "session-a") != TokenTagKey.development.tag("session-a"), "separated from token tags")
-    }
-
     @Test("Scopes in words: known ones described, others shown by name")
     func scopeWords() {
         let entries = ScopeDescriptions.describe(["openid", "email", "calendar.read"])

@@ -19,9 +19,14 @@ struct AuthorizeController: Sendable {
     let codes: AuthorizationCodeService
     let families: any TokenFamilyRepository
     let resources: any ResourceServerRepository
-    let csrf: ConsentCSRF
+    /// The forms' CSRF tokens: HMAC of the session's hash (and tenant) under the server key.
+    let csrf: CSRFProtection
     let pages: PageRenderer
     let now: @Sendable () -> Date
+
+    /// CSRF purposes: a token of one form is no good on the other.
+    static let consentPurpose = "consent"
+    static let grantsPurpose = "grants"
 
     /// Form bodies are a CSRF token, a decision and one authorization request's query.
     static let maximumFormBytes = 16 * 1024
@@ -164,7 +169,7 @@ struct AuthorizeController: Sendable {
             "userName": session.user.displayName.isEmpty ? session.user.email : session.user.displayName,
             "action": tenant.issuer + "/authorize/consent",
             "grantsURL": tenant.issuer + "/grants",
-            "csrf": csrf.token(sessionHash: session.sessionHash),
+            "csrf": csrf.token(purpose: Self.consentPurpose, tenant: tenant, session: session),
             "request": parameters.encoded,
         ]
         return pages.render("consent", values)
@@ -180,7 +185,7 @@ struct AuthorizeController: Sendable {
         // The CSRF check comes before anything else the form says, so a cross-site post learns
         // nothing and changes nothing.
         guard let session = try await sessions.current(request, tenant: tenant),
-              form.values("csrf").count == 1, csrf.accepts(form.values("csrf").first, sessionHash: session.sessionHash)
+              form.values("csrf").count == 1, csrf.verify(form.values("csrf").first, purpose: Self.consentPurpose, tenant: tenant, session: session)
         else {
             return pages.errorPage(tenantName: name, message: "This form has expired or was not sent from this page. Go back to the application and start again.",
                                    status: .forbidden)
@@ -221,7 +226,7 @@ struct AuthorizeController: Sendable {
             "grants": rows,
             "hasGrants": !rows.isEmpty,
             "action": tenant.issuer + "/grants/revoke",
-            "csrf": csrf.token(sessionHash: session.sessionHash),
+            "csrf": csrf.token(purpose: Self.grantsPurpose, tenant: tenant, session: session),
         ])
     }
 
@@ -232,7 +237,7 @@ struct AuthorizeController: Sendable {
         let name = tenant.tenant.displayName
         guard let form = try await Self.readForm(request),
               let session = try await sessions.current(request, tenant: tenant),
-              form.values("csrf").count == 1, csrf.accepts(form.values("csrf").first, sessionHash: session.sessionHash)
+              form.values("csrf").count == 1, csrf.verify(form.values("csrf").first, purpose: Self.grantsPurpose, tenant: tenant, session: session)
         else {
             return pages.errorPage(tenantName: name, message: "This form has expired or was not sent from this page.", status: .forbidden)
         }
