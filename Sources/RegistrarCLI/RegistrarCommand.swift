@@ -10,8 +10,8 @@ struct RegistrarCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrar",
         abstract: "Multi-tenant OAuth 2.0 client registration service and authorization server.",
-        subcommands: [Serve.self, Migrate.self, TenantCommand.self, PolicyCommand.self, InitialAccessTokenCommand.self, KeyCommand.self, ClientCommand.self, AuditCommand.self, PlatformAuditCommand.self, HashRateCommand.self, UserCommand.self,
-                      SigningKeyCommand.self]
+        subcommands: [Serve.self, Migrate.self, TenantCommand.self, PolicyCommand.self, InitialAccessTokenCommand.self, KeyCommand.self, ClientCommand.self,
+                      ResourceCommand.self, UserCommand.self, SigningKeyCommand.self, AuditCommand.self, PlatformAuditCommand.self, HashRateCommand.self]
     )
 
     /// Errors are one line on standard error and a non-zero exit; help goes to standard output.
