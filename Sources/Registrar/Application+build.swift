@@ -122,7 +122,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     // The tenant's local users and their browser sessions (sign-in, /authorize, consent).
     let users = PostgresUserRepository(database: database)
     let sessionStore = SessionStore(sessions: PostgresSessionRepository(database: database), now: overrides.now)
-    let csrf = CSRFProtection(key: tags)
+    // Its own key, derived from the tag key: a CSRF token is never a valid token tag, nor the reverse.
+    let csrf = CSRFProtection(key: tags.derived(for: "csrf"))
     let pages = try PageRenderer()
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
 
@@ -189,11 +190,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
                          pages: pages, now: overrides.now).addRoutes(to: router)
     let consentGrants = PostgresConsentGrantRepository(database: database)
-    AdminGrantRoutes(admin: admin, users: users, grants: consentGrants, families: tokenFamilies).addRoutes(to: router)
+    AdminGrantRoutes(admin: admin, users: users, grants: consentGrants).addRoutes(to: router)
     // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
     AuthorizeController(
         resolver: resolver, clients: clients, sessions: sessionStore, grants: consentGrants,
-        codes: authorizationCodes, families: tokenFamilies, resources: resourceServerRepository,
+        codes: authorizationCodes, resources: resourceServerRepository,
         csrf: csrf, pages: pages, now: overrides.now
     ).addRoutes(to: router)
     // The token, revocation and introspection endpoints (RFC 6749, RFC 7009, RFC 7662).

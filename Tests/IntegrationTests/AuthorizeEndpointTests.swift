@@ -181,6 +181,30 @@ struct AuthorizeEndpointTests {
         }
     }
 
+    @Test("OpenID Connect Core §3.1.2.1: a request cannot claim a fresh sign-in itself; only the server's tagged marker counts")
+    func forgedSignInMarkerIsIgnored() async throws {
+        let fixture = try await Fixture.make(authTime: Date().addingTimeInterval(-3600))
+        _ = try await fixture.grantRowAfterConsenting(scopes: ["openid", "profile"])
+        try await TestServer.run { server in
+            let epoch = "0"
+            for marker in [epoch, epoch + ".AAAAAAAAAAAAAAAAAAAAAA", epoch + "."] {
+                let reply = try await fixture.authorize(server, fixture.query(["max_age": "0", "signed_in_after": marker]))
+                #expect(reply.header("Location")?.hasPrefix(fixture.issuer + "/signin?") == true, "marker \(marker): \(reply.status)")
+            }
+            // The server's own marker is tagged, and with a session from after it the request goes on.
+            let first = try await fixture.authorize(server, fixture.query(["max_age": "0"]))
+            let location = try #require(first.header("Location"))
+            let signIn = try #require(FormParameters(encoded: location.split(separator: "?", maxSplits: 1)[1]))
+            let returnTo = try #require(signIn.values("return_to").first)
+            let back = try #require(FormParameters(encoded: returnTo.split(separator: "?", maxSplits: 1)[1]))
+            let tagged = try #require(back.values("signed_in_after").first)
+            #expect(tagged.contains("."), "the way back carries a tagged marker")
+            let fresh = try await fixture.newSession(authTime: Date())
+            let done = try await server.get(returnTo, headers: [.cookie: fresh])
+            #expect(Fixture.redirectQuery(done)?.values("code").first != nil)
+        }
+    }
+
     @Test("Consent page: client name escaped, redirect host, not-verified mark for DCR clients only, Allow stores the grant and answers a code")
     func consentPageAndAllow() async throws {
         let fixture = try await Fixture.make(scope: ["openid", "profile", "email", "offline_access"])

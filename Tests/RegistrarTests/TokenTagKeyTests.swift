@@ -48,4 +48,13 @@ struct TokenTagKeyTests {
         config.tokenTagKey = Self.key
         #expect(try config.resolvedTokenTagKey().tag("t") == Self.key.tag("t"))
     }
+
+    @Test("A derived key is stable, differs per purpose and from its parent, so a tag of one use is never valid for another")
+    func derivedKeys() {
+        let csrf = Self.key.derived(for: "csrf")
+        #expect(csrf.tag("x") == Self.key.derived(for: "csrf").tag("x"))
+        #expect(csrf.tag("x") != Self.key.tag("x"))
+        #expect(csrf.tag("x") != Self.key.derived(for: "consent").tag("x"))
+        #expect(!csrf.matches("x", tag: Self.key.tag("x")))
+    }
 }

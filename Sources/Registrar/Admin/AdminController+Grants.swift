@@ -8,7 +8,6 @@ struct AdminGrantRoutes: Sendable {
     let admin: AdminController
     let users: any UserRepository
     let grants: any ConsentGrantRepository
-    let families: any TokenFamilyRepository
 
     func addRoutes(to router: Router<AppRequestContext>) {
         let group = router.group(RouterPath(AdminController.prefix))
@@ -66,7 +65,7 @@ struct AdminGrantRoutes: Sendable {
     }
 
     func revoke(_ grant: ConsentGrant, principal: AdminPrincipal, context: AppRequestContext) async throws {
-        guard try await ConsentGrantRevocation(grants: grants, families: families)
+        guard try await ConsentGrantRevocation(grants: grants, now: admin.now)
             .revoke(grantID: grant.grantID, userID: grant.userID, tenantID: grant.tenantID)
         else { return }
         try await admin.clients.record(

@@ -46,6 +46,18 @@ public struct TokenTagKey: Sendable {
         SecretGenerator.base64URL(Self.truncated(HMAC<SHA256>.authenticationCode(for: Data(token.utf8), using: key)))
     }
 
+    /// A key for another purpose (CSRF tokens, say), derived from this one with HKDF-SHA-256
+    /// (RFC 5869) under the purpose's name, so that one configured secret serves several uses
+    /// without a value of one use ever being valid for another.
+    public func derived(for purpose: String) -> TokenTagKey {
+        let bytes = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("registrar key: \(purpose)".utf8), outputByteCount: 32)
+        return TokenTagKey(key: bytes)
+    }
+
+    private init(key: SymmetricKey) {
+        self.key = key
+    }
+
     /// Whether `token` has the stored `tag`, in time independent of where they differ.
     public func matches(_ token: String, tag stored: String) -> Bool {
         let expected = Array(tag(token).utf8)

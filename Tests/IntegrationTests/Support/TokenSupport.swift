@@ -91,6 +91,16 @@ enum TokenFixture {
     /// moves its clock (a code issued two minutes ago has expired).
     static func issue(_ code: Code, tenant: Tenant, issuedAt: Date = Date()) async throws -> String {
         try await TestEnvironment.withDatabase { database in
+            if let grantID = code.grantID {
+                // A code names a real grant (its foreign key): the one the user consented to.
+                try await database.withTenant(tenant.id) { connection in
+                    try await connection.run("""
+                        INSERT INTO consent_grants (tenant_id, grant_id, user_id, client_id, scopes)
+                        VALUES (\(tenant.id), \(grantID), \(code.userID), \(code.clientID), \(code.scopes))
+                        ON CONFLICT DO NOTHING
+                        """, logger: database.logger)
+                }
+            }
             let service = AuthorizationCodeService(codes: PostgresAuthorizationCodeRepository(database: database), now: { issuedAt })
             return try await service.issue(NewAuthorizationCode(
                 clientID: code.clientID, userID: code.userID, grantID: code.grantID, redirectURI: code.redirectURI,

@@ -17,7 +17,6 @@ struct AuthorizeController: Sendable {
     let sessions: SessionStore
     let grants: any ConsentGrantRepository
     let codes: AuthorizationCodeService
-    let families: any TokenFamilyRepository
     let resources: any ResourceServerRepository
     /// The forms' CSRF tokens: HMAC of the session's hash (and tenant) under the server key.
     let csrf: CSRFProtection
@@ -42,6 +41,37 @@ struct AuthorizeController: Sendable {
 
     // MARK: GET /authorize
 
+    static let markerPurpose = "signed_in_after"
+
+    /// The forced sign-in marker (`signed_in_after`) is believed only with the server's tag over
+    /// its time, tenant and client: a request cannot claim by itself that a fresh sign-in already
+    /// happened and so skip `prompt=login` or `max_age` (OpenID Connect Core §3.1.2.1). An
+    /// untagged or mistagged marker is dropped, and the request is judged without it.
+    func authenticMarker(_ parameters: FormParameters, tenant: ResolvedTenant) -> FormParameters {
+        let name = AuthorizationRequest.signedInAfterParameter
+        let values = parameters.values(name)
+        guard !values.isEmpty else { return parameters }
+        var parameters = parameters
+        parameters.removeAll(name)
+        guard values.count == 1, let dot = values[0].firstIndex(of: "."),
+              let clientID = AuthorizationRequest.clientID(in: parameters) else { return parameters }
+        let seconds = String(values[0][..<dot]), tag = String(values[0][values[0].index(after: dot)...])
+        if csrf.verify(tag, purpose: Self.markerPurpose, tenant: tenant, binding: seconds + "\u{0}" + clientID) {
+            parameters.append(name, seconds)
+        }
+        return parameters
+    }
+
+    /// The return query's marker, tagged for `authenticMarker`.
+    func signedMarker(_ query: FormParameters, tenant: ResolvedTenant) -> FormParameters {
+        let name = AuthorizationRequest.signedInAfterParameter
+        guard let seconds = query.values(name).first, let clientID = AuthorizationRequest.clientID(in: query) else { return query }
+        var query = query
+        query.removeAll(name)
+        query.append(name, seconds + "." + csrf.token(purpose: Self.markerPurpose, tenant: tenant, binding: seconds + "\u{0}" + clientID))
+        return query
+    }
+
     @Sendable func authorize(request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try await resolver.resolve(context)
         guard let parameters = FormParameters(encoded: request.uri.query ?? "") else {
@@ -53,6 +83,7 @@ struct AuthorizeController: Sendable {
     /// The decision, once per step: validate, sign in, consent, issue. `consented` is the
     /// consent form's answer, already checked against the session's CSRF token.
     func proceed(_ parameters: FormParameters, request: Request, tenant: ResolvedTenant, consented: ConsentAnswer?) async throws -> Response {
+        let parameters = authenticMarker(parameters, tenant: tenant)
         let name = tenant.tenant.displayName
         var client: RegisteredClient?
         if let id = AuthorizationRequest.clientID(in: parameters) {
@@ -101,7 +132,7 @@ struct AuthorizeController: Sendable {
                 return fail(.loginRequired, "the user is not signed in")
             }
             let forced = authorization.prompts.contains(.login) || authorization.maxAge != nil || authorization.signedInAfter != nil
-            let query = forced ? AuthorizationRequest.returnQuery(parameters, forcedAt: at) : parameters
+            let query = forced ? signedMarker(AuthorizationRequest.returnQuery(parameters, forcedAt: at), tenant: tenant) : parameters
             let returnTo = SignInReturnPath.authorize(tenant, query: query.encoded)
             return Self.redirect(SignInController.signInURL(tenant: tenant, returnTo: returnTo, loginHint: authorization.loginHint,
                                                             forceLogin: forced && session != nil))
@@ -244,7 +275,7 @@ struct AuthorizeController: Sendable {
         guard form.values("grant").count == 1, let grantID = UUID(uuidString: form.values("grant")[0]) else {
             return pages.errorPage(tenantName: name, message: "The form does not name an access to revoke.")
         }
-        try await ConsentGrantRevocation(grants: grants, families: families)
+        try await ConsentGrantRevocation(grants: grants, now: now)
             .revoke(grantID: grantID, userID: session.user.id, tenantID: tenant.tenant.id)
         return Self.redirect(tenant.issuer + "/grants")
     }
@@ -276,14 +307,11 @@ struct AuthorizeController: Sendable {
 /// tokens and the access tokens they listed), so revoked consent cannot be refreshed.
 struct ConsentGrantRevocation: Sendable {
     let grants: any ConsentGrantRepository
-    let families: any TokenFamilyRepository
+    let now: @Sendable () -> Date
 
-    /// False when the user has no such grant. The tokens go first: should the second step
-    /// fail, what is left is a grant without live tokens, never live tokens without a grant.
+    /// False when the user has no such grant. The grant and its tokens end in one transaction.
     @discardableResult
     func revoke(grantID: UUID, userID: UUID, tenantID: UUID) async throws -> Bool {
-        guard try await grants.list(userID: userID, tenantID: tenantID).contains(where: { $0.grantID == grantID }) else { return false }
-        _ = try await families.revokeFamilies(grantID: grantID, tenantID: tenantID)
-        return try await grants.delete(grantID: grantID, userID: userID, tenantID: tenantID)
+        try await grants.delete(grantID: grantID, userID: userID, tenantID: tenantID, at: now())
     }
 }

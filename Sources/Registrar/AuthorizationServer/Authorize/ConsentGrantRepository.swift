@@ -11,8 +11,9 @@ public protocol ConsentGrantRepository: Sendable {
     func grant(userID: UUID, clientID: String, scopes: [String], tenantID: UUID, at now: Date) async throws -> ConsentGrant
     /// The user's grants, newest change first.
     func list(userID: UUID, tenantID: UUID) async throws -> [ConsentGrant]
-    /// Deletes the grant if it is the user's; false when there was none.
-    func delete(grantID: UUID, userID: UUID, tenantID: UUID) async throws -> Bool
+    /// Deletes the grant if it is the user's and revokes its token families, in one transaction;
+    /// false when there was none.
+    func delete(grantID: UUID, userID: UUID, tenantID: UUID, at now: Date) async throws -> Bool
 }
 
 public struct PostgresConsentGrantRepository: ConsentGrantRepository {
@@ -58,12 +59,20 @@ public struct PostgresConsentGrantRepository: ConsentGrantRepository {
         }
     }
 
-    public func delete(grantID: UUID, userID: UUID, tenantID: UUID) async throws -> Bool {
-        try await database.withTenant(tenantID) { connection in
-            try await !connection.run("""
+    /// The grant goes first: deleting it deletes its unredeemed codes (their foreign key
+    /// cascades) and waits for a code being redeemed at this moment (locked by the token
+    /// endpoint), so the revocation that follows, a statement later in the same transaction,
+    /// also sees the family that redemption created. No code of a revoked grant outlives it.
+    public func delete(grantID: UUID, userID: UUID, tenantID: UUID, at now: Date) async throws -> Bool {
+        try await database.withTenant(tenantID) { [logger] connection in
+            let deleted = try await connection.run("""
                 DELETE FROM consent_grants WHERE tenant_id = \(tenantID) AND grant_id = \(grantID) AND user_id = \(userID)
                 RETURNING grant_id
-                """, logger: logger).isEmpty
+                """, logger: logger)
+            guard !deleted.isEmpty else { return false }
+            _ = try await PostgresTokenFamilyRepository.revoke(.grant(grantID), reason: .grantRevoked, tenantID: tenantID, at: now,
+                                                               on: connection, logger: logger)
+            return true
         }
     }
 
