@@ -129,13 +129,14 @@ struct SignInRulesTests {
         #expect(!other.verify(token, purpose: "signin", tenant: Self.pathTenant, binding: "cookie-a"))
     }
 
-    @Test("Sign-in: form bodies decode + and percent-escapes, keep the first of a repeated name and skip undecodable pairs")
-    func formParsing() {
-        let fields = SignInController.parseForm("email=a%2Bb%40example.com&password=two+words%21&email=second&bad=%ZZ&empty=&flag")
+    @Test("Sign-in: form bodies decode + and percent-escapes and keep the first of a repeated name; a broken escape refuses the whole body")
+    func formParsing() throws {
+        let fields = try #require(SignInController.parseForm("email=a%2Bb%40example.com&password=two+words%21&email=second&empty=&flag"))
         #expect(fields["email"] == "a+b@example.com")
         #expect(fields["password"] == "two words!")
-        #expect(fields["bad"] == nil)
         #expect(fields["empty"] == "")
         #expect(fields["flag"] == "")
+        #expect(SignInController.parseForm("email=a%40example.com&bad=%ZZ") == nil)
+        #expect(SignInController.parseForm("password=%FF%FE") == nil, "not UTF-8")
     }
 }

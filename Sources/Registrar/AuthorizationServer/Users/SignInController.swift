@@ -92,7 +92,7 @@ public struct SignInController: Sendable {
     @Sendable func signIn(request: Request, context: AppRequestContext) async throws -> Response {
         try await page(request, context) { tenant in
             guard let fields = try await Self.formFields(request) else {
-                return pages.errorPage(tenantName: tenant.tenant.displayName, message: "The sign-in form was not sent as a form.")
+                return pages.errorPage(tenantName: tenant.tenant.displayName, message: "The sign-in form was not sent as a readable form.")
             }
             let returnTo = fields["return_to"].flatMap { $0.isEmpty ? nil : $0 }
             if let returnTo, !SignInReturnPath.isValid(returnTo, tenant: tenant) { return badReturnTo(tenant) }
@@ -274,7 +274,8 @@ public struct SignInController: Sendable {
     }
 
     /// The fields of an `application/x-www-form-urlencoded` body (the first of each name), or nil
-    /// when the body is not a form. Too large a body is refused with 413 by the collector.
+    /// when the body is not a form or does not decode. Too large a body is refused with 413 by the
+    /// collector.
     static func formFields(_ request: Request) async throws -> [String: String]? {
         guard let type = request.headers[.contentType]?.lowercased(),
               type.split(separator: ";").first?.trimmingCharacters(in: .whitespaces) == "application/x-www-form-urlencoded" else { return nil }
@@ -282,18 +283,13 @@ public struct SignInController: Sendable {
         return parseForm(String(buffer: buffer))
     }
 
-    /// Decodes a form body per the WHATWG URL standard's application/x-www-form-urlencoded
-    /// parser: `+` is a space, percent-escapes are UTF-8. Undecodable fields are left out.
-    static func parseForm(_ text: String) -> [String: String] {
+    /// The fields of a form body, the first of each name, decoded like every other form of the
+    /// authorization server (`FormParameters`: `+` is a space, percent-escapes are UTF-8); nil
+    /// when an escape is broken, so nothing half-decoded is compared with a password or a token.
+    static func parseForm(_ text: String) -> [String: String]? {
+        guard let parameters = FormParameters(encoded: text) else { return nil }
         var fields: [String: String] = [:]
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ part: Substring) -> String? {
-                part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
-            }
-            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else { continue }
-            if fields[name] == nil { fields[name] = value }
-        }
+        for (name, value) in parameters.pairs where fields[name] == nil { fields[name] = value }
         return fields
     }
 }
