@@ -46,8 +46,10 @@ enum TestEnvironment {
     /// A pool on the application role for arranging and inspecting data directly.
     static func withDatabase<T: Sendable>(_ body: @Sendable (Database) async throws -> T) async throws -> T {
         try await prepare()
-        return try await withPostgresClient(try applicationURL(), logger: logger) { client in
-            try await body(Database(client: client, logger: logger))
+        return try await TestAdmission.databases.run {
+            try await withPostgresClient(try applicationURL(), logger: logger) { client in
+                try await body(Database(client: client, logger: logger))
+            }
         }
     }
 

@@ -49,9 +49,12 @@ struct TestServer: Sendable {
             // Tests change policies under a running server; TenantCacheTests covers the cache.
             overrides.tenantCacheLifetime = .zero
         }
-        let app = try buildApplication(config: try config(configure), logger: TestEnvironment.logger, overrides: overrides)
-        return try await app.test(.live) { client in
-            try await body(TestServer(port: client.port!))
+        let config = try config(configure)
+        return try await TestAdmission.servers.run {
+            let app = try buildApplication(config: config, logger: TestEnvironment.logger, overrides: overrides)
+            return try await app.test(.live) { client in
+                try await body(TestServer(port: client.port!))
+            }
         }
     }
 
