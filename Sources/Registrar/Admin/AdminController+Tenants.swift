@@ -137,9 +137,7 @@ extension AdminController {
 extension Cursor {
     /// The text inside a simple cursor (a slug or an id).
     static func decodeText(_ cursor: String) -> String? {
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard cursor.count <= 200, let data = Data(base64Encoded: base64) else { return nil }
-        return String(data: data, encoding: .utf8)
+        guard cursor.count <= 200, let bytes = Base64URL.decode(cursor) else { return nil }
+        return String(validating: bytes, as: UTF8.self)
     }
 }

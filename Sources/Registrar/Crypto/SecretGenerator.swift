@@ -46,10 +46,7 @@ public enum SecretGenerator {
     }
 
     public static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(bytes)
     }
 
     /// SHA-256 in hex, for values that are high-entropy and short-lived (design §4) and for cache keys.

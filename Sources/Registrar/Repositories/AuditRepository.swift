@@ -100,9 +100,7 @@ public struct PostgresAuditRepository: AuditRepository {
 
     /// The id inside an audit page cursor.
     public static func decodeCursor(_ cursor: String) -> Int64? {
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard cursor.count <= 40, let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else { return nil }
+        guard cursor.count <= 40, let bytes = Base64URL.decode(cursor), let text = String(validating: bytes, as: UTF8.self) else { return nil }
         return Int64(text)
     }
 

@@ -21,10 +21,8 @@ public struct Cursor: Sendable, Equatable {
     public var encoded: String { SecretGenerator.base64URL(Array("\(micros).\(id)".utf8)) }
 
     public init?(encoded: String) {
-        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard encoded.count <= 200, let data = Data(base64Encoded: base64),
-              let text = String(data: data, encoding: .utf8), let dot = text.firstIndex(of: "."),
+        guard encoded.count <= 200, let bytes = Base64URL.decode(encoded),
+              let text = String(validating: bytes, as: UTF8.self), let dot = text.firstIndex(of: "."),
               let micros = Int64(text[..<dot]) else { return nil }
         self.init(micros: micros, id: String(text[text.index(after: dot)...]))
     }

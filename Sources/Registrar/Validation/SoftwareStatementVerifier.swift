@@ -91,10 +91,8 @@ public enum SoftwareStatementVerifier {
     }
 
     static func decodeSegment(_ segment: Substring) -> [String: JSONValue]? {
-        var base64 = segment.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64) else { return nil }
-        return try? JSONValue.parseObject(data)
+        guard let bytes = Base64URL.decode(segment) else { return nil }
+        return try? JSONValue.parseObject(bytes)
     }
 
     /// Every claim of the statement; the time and audience checks above are done against the

@@ -91,6 +91,8 @@ public struct ResourceServerAuthenticator: Sendable {
 
     /// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
     static func formDecoded(_ value: Substring) -> String? {
-        value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        // Issued credentials are base64url: nothing to decode, which is every request's case.
+        guard value.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else { return String(value) }
+        return value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 }
