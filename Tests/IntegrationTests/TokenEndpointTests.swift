@@ -217,6 +217,52 @@ struct TokenEndpointTests {
         }
     }
 
+    @Test("RFC 6749 §4.1.2: one code sent by several requests at once gives tokens to one of them, and the others' use revokes those tokens")
+    func concurrentCodeExchanges() async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let client = try await F.publicClient(server, tenant)
+            let bound = F.code(for: client, user: try await F.createUser(tenant), tenant: tenant, redirect: F.publicRedirect)
+            let code = try await F.issue(bound, tenant: tenant)
+            let replies = try await withThrowingTaskGroup(of: TestServer.Reply.self) { group in
+                for _ in 0..<6 { group.addTask { try await F.exchange(server, tenant, client, code: code, bound) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let issued = replies.filter { $0.status == .ok }
+            #expect(issued.count == 1, "\(replies.map { "\($0.status.code) \($0.bodyText)" })")
+            for reply in replies where reply.status != .ok { F.expectError(reply, .invalidGrant) }
+            let access = try #require(issued.first?.object["access_token"]?.stringValue)
+            let refresh = try #require(issued.first?.object["refresh_token"]?.stringValue)
+            #expect(try await F.introspect(server, tenant, access).object["active"] == .bool(false))
+            F.expectError(try await F.refresh(server, tenant, client, refresh), .invalidGrant)
+            #expect(try await F.count(tenant, "token_families") == 1)
+            #expect(try await F.count(tenant, "token_families", where: "revoked_reason = 'authorization_code_reuse'") == 1)
+        }
+    }
+
+    @Test("RFC 9700 §4.14.2: one refresh token sent by several requests at once rotates once, and the others' use ends the family")
+    func concurrentRefreshes() async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let client = try await F.publicClient(server, tenant)
+            let (body, _) = try await F.tokens(server, tenant, client, redirect: F.publicRedirect)
+            let original = try #require(body["refresh_token"]?.stringValue)
+            let replies = try await withThrowingTaskGroup(of: TestServer.Reply.self) { group in
+                for _ in 0..<6 { group.addTask { try await F.refresh(server, tenant, client, original) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let rotated = replies.filter { $0.status == .ok }
+            #expect(rotated.count == 1, "\(replies.map { "\($0.status.code) \($0.bodyText)" })")
+            for reply in replies where reply.status != .ok { F.expectError(reply, .invalidGrant) }
+            let successor = try #require(rotated.first?.object["refresh_token"]?.stringValue)
+            let access = try #require(rotated.first?.object["access_token"]?.stringValue)
+            F.expectError(try await F.refresh(server, tenant, client, successor), .invalidGrant)
+            #expect(try await F.introspect(server, tenant, access).object["active"] == .bool(false))
+            #expect(try await F.count(tenant, "refresh_tokens") == 2, "the presented token and one successor")
+            #expect(try await F.count(tenant, "token_families", where: "revoked_reason = 'refresh_token_reuse'") == 1)
+        }
+    }
+
     @Test("Confidential clients rotate by policy: with rotation off the same refresh token comes back and stays valid")
     func confidentialRotationByPolicy() async throws {
         let tenant = try await F.tenant { $0.authorizationServer.rotateConfidentialRefreshTokens = false }

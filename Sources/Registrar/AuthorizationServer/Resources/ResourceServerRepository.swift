@@ -83,10 +83,12 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
         self.database = database
     }
 
-    static let columns = """
+    static let selection = """
         SELECT resource_id, registered_uri, display_name, scopes, is_default, credential_hash, credential_tag,
-               created_at, updated_at, last_used_at, \(microsSQL) FROM resource_servers
+               created_at, updated_at, last_used_at, \(microsSQL)
         """
+    static let columns = selection + " FROM resource_servers"
+    static let byID = selection + " FROM registrar_find_resource_server($1, $2)"
 
     public func find(uri: ResourceIndicator, tenant: UUID) async throws -> ResourceServer? {
         try await database.withTenant(tenant) { connection in
@@ -96,11 +98,11 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
         }
     }
 
+    /// One statement (sql/0017), not a transaction: introspection authenticates its caller with it.
     public func find(id: String, tenant: UUID) async throws -> ResourceServer? {
         guard ResourceServer.isIssuedID(id) else { return nil }
-        return try await database.withTenant(tenant) { connection in
-            try await Self.locked(id: id, tenant: tenant, forUpdate: false, on: connection, logger: logger)
-        }
+        return try await database.query(PostgresQuery(unsafeSQL: Self.byID, binds: try Self.binds(tenant, id)))
+            .first.flatMap { try Self.decode($0, tenant: tenant)?.server }
     }
 
     public func list(tenant: UUID, after cursor: Cursor?, limit: Int) async throws -> Page<ResourceServer> {

@@ -91,9 +91,10 @@ enum RefreshOutcome<T: Sendable>: Sendable {
     case issued(T)
 }
 
-/// The token endpoint's reads and writes. A grant is one transaction: the code or refresh token
-/// is locked, checked by `exchange` (which signs the access token; a thrown error leaves
-/// everything unchanged), then consumed or rotated together with the new rows.
+/// The token endpoint's reads and writes. A grant reads the code or refresh token, has
+/// `exchange` check it and sign the access token (a thrown error leaves everything unchanged),
+/// then consumes or rotates it together with the new rows in one statement that applies only if
+/// nobody spent it in between; whoever loses that race is answered as a replay.
 protocol TokenGrantRepository: Sendable {
     func redeemCode<T: Sendable>(hash: String, tenantID: UUID, now: Date,
                                  _ exchange: @escaping @Sendable (StoredAuthorizationCode) async throws -> (CodeExchangeRecord, T)) async throws -> CodeRedemption<T>
@@ -117,57 +118,39 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         self.database = database
     }
 
+    /// Two statements (sql/0017): the code is read unlocked and checked by `exchange`, then
+    /// consumed only if it is still unconsumed; a request that loses the race is a reuse.
     func redeemCode<T: Sendable>(hash: String, tenantID: UUID, now: Date,
                                  _ exchange: @escaping @Sendable (StoredAuthorizationCode) async throws -> (CodeExchangeRecord, T)) async throws -> CodeRedemption<T> {
-        try await database.withTenant(tenantID) { [logger] connection in
-            let rows = try await connection.run("""
-                SELECT c.client_id, c.grant_id, c.redirect_uri, c.redirect_uri_sent, c.code_challenge, c.scopes, c.resources, c.nonce,
-                       c.auth_time, c.expires_at, c.consumed_at, c.family_id,
-                       u.user_id, u.email, u.email_verified, u.display_name, u.status
-                FROM authorization_codes c JOIN users u ON u.tenant_id = c.tenant_id AND u.user_id = c.user_id
-                WHERE c.tenant_id = \(tenantID) AND c.code_hash = \(hash)
-                FOR UPDATE OF c
-                """, logger: logger)
-            guard let row = rows.first else { return .unknown }
-            let columns = try row.decode((String, UUID?, String, Bool, String, [String], [String], String?, Date, Date, Date?, UUID?,
-                                          UUID, String, Bool, String, String).self)
-            let (clientID, grantID, redirectURI, redirectURISent, challenge, scopes, resources, nonce) =
-                (columns.0, columns.1, columns.2, columns.3, columns.4, columns.5, columns.6, columns.7)
-            let (authTime, expiresAt, consumedAt, familyID) = (columns.8, columns.9, columns.10, columns.11)
-            if consumedAt != nil {
-                // RFC 6749 §4.1.2: a code used twice is refused and what it gave is revoked.
-                if let familyID {
-                    _ = try await PostgresTokenFamilyRepository.revoke(.family(familyID), reason: .authorizationCodeReuse, tenantID: tenantID,
-                                                                       at: now, on: connection, logger: logger)
-                }
-                return .reused
-            }
-            let user = TokenSubject(userID: columns.12, email: columns.13, emailVerified: columns.14, displayName: columns.15,
-                                    isActive: columns.16 == "active")
-            let code = StoredAuthorizationCode(clientID: clientID, grantID: grantID, redirectURI: redirectURI, redirectURISent: redirectURISent,
-                                               codeChallenge: challenge, scopes: scopes, resources: resources, nonce: nonce,
-                                               authTime: authTime, expiresAt: expiresAt, user: user)
-            let (record, result) = try await exchange(code)
-            // One statement: the code is consumed and tied to the new family, the family, its
-            // first refresh token and the access token's jti are written.
-            try await connection.run("""
-                WITH consumed AS (
-                    UPDATE authorization_codes SET consumed_at = \(now), family_id = \(record.familyID)
-                    WHERE tenant_id = \(tenantID) AND code_hash = \(hash)
-                ), family AS (
-                    INSERT INTO token_families (tenant_id, family_id, client_id, user_id, grant_id, scopes, resources, auth_time, created_at, absolute_expires_at)
-                    VALUES (\(tenantID), \(record.familyID), \(clientID), \(user.userID), \(grantID), \(scopes), \(resources), \(authTime), \(now),
-                            \(record.absoluteExpiresAt))
-                    RETURNING family_id
-                ), refresh AS (
-                    INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, created_at, expires_at)
-                    SELECT \(tenantID), \(record.refreshToken?.hash)::text, family_id, \(now), \(record.refreshToken?.expiresAt)::timestamptz
-                    FROM family WHERE \(record.refreshToken?.hash)::text IS NOT NULL
-                )
-                INSERT INTO family_access_tokens (tenant_id, jti, family_id, expires_at)
-                SELECT \(tenantID), \(record.accessToken.jti), family_id, \(record.accessToken.expiresAt) FROM family
-                """, logger: logger)
+        guard let row = try await database.query("SELECT * FROM registrar_find_authorization_code(\(tenantID), \(hash))").first else {
+            return .unknown
+        }
+        let columns = try row.decode((String, UUID?, String, Bool, String, [String], [String], String?, Date, Date, Date?, UUID?,
+                                      UUID, String, Bool, String, String).self)
+        if columns.10 != nil {
+            // RFC 6749 §4.1.2: a code used twice is refused and what it gave is revoked.
+            try await revokeFamily(of: .authorizationCode(hash), reason: .authorizationCodeReuse, tenantID: tenantID, now: now)
+            return .reused
+        }
+        let user = TokenSubject(userID: columns.12, email: columns.13, emailVerified: columns.14, displayName: columns.15,
+                                isActive: columns.16 == "active")
+        let code = StoredAuthorizationCode(clientID: columns.0, grantID: columns.1, redirectURI: columns.2, redirectURISent: columns.3,
+                                           codeChallenge: columns.4, scopes: columns.5, resources: columns.6, nonce: columns.7,
+                                           authTime: columns.8, expiresAt: columns.9, user: user)
+        let (record, result) = try await exchange(code)
+        let outcome = try await database.query("""
+            SELECT registrar_redeem_authorization_code(\(tenantID), \(hash), \(code.clientID), \(now), \(record.familyID),
+                \(record.absoluteExpiresAt), \(record.refreshToken?.hash), \(record.refreshToken?.expiresAt),
+                \(record.accessToken.jti), \(record.accessToken.expiresAt))
+            """).first?.decode(String.self)
+        switch outcome {
+        case "issued":
             return .issued(result)
+        case "reused":
+            try await revokeFamily(of: .authorizationCode(hash), reason: .authorizationCodeReuse, tenantID: tenantID, now: now)
+            return .reused
+        default:
+            return .unknown
         }
     }
 
@@ -183,66 +166,64 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
                                   revokedAt: columns.9, user: user)
     }
 
+    /// Two statements (sql/0017), as for codes: read unlocked, then spent only if it is still the
+    /// family's current token.
     func refresh<T: Sendable>(hash: String, tenantID: UUID, now: Date,
                               _ exchange: @escaping @Sendable (StoredRefreshToken) async throws -> (RefreshRecord, T)) async throws -> RefreshOutcome<T> {
-        try await database.withTenant(tenantID) { [logger] connection in
-            let rows = try await connection.run("""
-                SELECT r.family_id, r.created_at, r.expires_at, r.rotated_at, f.client_id, f.scopes, f.resources, f.auth_time,
-                       f.absolute_expires_at, f.revoked_at, u.user_id, u.email, u.email_verified, u.display_name, u.status
-                FROM refresh_tokens r
-                JOIN token_families f ON f.tenant_id = r.tenant_id AND f.family_id = r.family_id
-                LEFT JOIN users u ON u.tenant_id = f.tenant_id AND u.user_id = f.user_id
-                WHERE r.tenant_id = \(tenantID) AND r.token_hash = \(hash)
-                FOR UPDATE OF r, f
-                """, logger: logger)
-            guard let row = rows.first else { return .unknown }
-            let token = try Self.decodeRefreshToken(row)
-            if token.rotatedAt != nil {
-                // RFC 9700 §4.14.2: a rotated-out token presented again means one of two parties
-                // holds a stolen copy; the server cannot tell which, so the family ends.
-                _ = try await PostgresTokenFamilyRepository.revoke(.family(token.familyID), reason: .refreshTokenReuse, tenantID: tenantID,
-                                                                   at: now, on: connection, logger: logger)
-                return .reused
-            }
-            let (record, result) = try await exchange(token)
-            let jti = record.accessToken.jti
-            let accessExpiry = record.accessToken.expiresAt
-            switch record.successor {
-            case .rotated(let successor):
-                try await connection.run("""
-                    WITH rotated AS (
-                        UPDATE refresh_tokens SET rotated_at = \(now) WHERE tenant_id = \(tenantID) AND token_hash = \(hash)
-                    ), successor AS (
-                        INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, created_at, expires_at)
-                        VALUES (\(tenantID), \(successor.hash), \(token.familyID), \(now), \(successor.expiresAt))
-                    )
-                    INSERT INTO family_access_tokens (tenant_id, jti, family_id, expires_at)
-                    VALUES (\(tenantID), \(jti), \(token.familyID), \(accessExpiry))
-                    """, logger: logger)
-            case .kept(let expiresAt):
-                try await connection.run("""
-                    WITH kept AS (
-                        UPDATE refresh_tokens SET expires_at = \(expiresAt) WHERE tenant_id = \(tenantID) AND token_hash = \(hash)
-                    )
-                    INSERT INTO family_access_tokens (tenant_id, jti, family_id, expires_at)
-                    VALUES (\(tenantID), \(jti), \(token.familyID), \(accessExpiry))
-                    """, logger: logger)
-            }
+        guard let token = try await findRefreshToken(hash: hash, tenantID: tenantID) else { return .unknown }
+        if token.rotatedAt != nil {
+            // RFC 9700 §4.14.2: a rotated-out token presented again means one of two parties
+            // holds a stolen copy; the server cannot tell which, so the family ends.
+            try await revokeFamily(of: .refreshToken(token.familyID), reason: .refreshTokenReuse, tenantID: tenantID, now: now)
+            return .reused
+        }
+        let (record, result) = try await exchange(token)
+        let (successor, expiresAt): (String?, Date) = switch record.successor {
+        case .rotated(let next): (next.hash, next.expiresAt)
+        case .kept(let expiresAt): (nil, expiresAt)
+        }
+        let outcome = try await database.query("""
+            SELECT registrar_spend_refresh_token(\(tenantID), \(hash), \(token.clientID), \(now), \(successor), \(expiresAt),
+                \(record.accessToken.jti), \(record.accessToken.expiresAt))
+            """).first?.decode(String.self)
+        switch outcome {
+        case "issued":
             return .issued(result)
+        case "reused":
+            try await revokeFamily(of: .refreshToken(token.familyID), reason: .refreshTokenReuse, tenantID: tenantID, now: now)
+            return .reused
+        default:
+            return .unknown
+        }
+    }
+
+    /// Where the family of a replayed credential is found.
+    enum ReplayedCredential {
+        /// The family is the one the code was consumed into.
+        case authorizationCode(String)
+        case refreshToken(UUID)
+    }
+
+    /// Revokes the family of a replayed code or refresh token: the rare path, a transaction of its own.
+    func revokeFamily(of credential: ReplayedCredential, reason: TokenFamilyRevocation, tenantID: UUID, now: Date) async throws {
+        try await database.withTenant(tenantID) { [logger] connection in
+            let familyID: UUID?
+            switch credential {
+            case .refreshToken(let id):
+                familyID = id
+            case .authorizationCode(let hash):
+                familyID = try await connection.run("""
+                    SELECT family_id FROM authorization_codes WHERE tenant_id = \(tenantID) AND code_hash = \(hash)
+                    """, logger: logger).first?.decode(UUID?.self)
+            }
+            guard let familyID else { return }
+            _ = try await PostgresTokenFamilyRepository.revoke(.family(familyID), reason: reason, tenantID: tenantID,
+                                                               at: now, on: connection, logger: logger)
         }
     }
 
     func findRefreshToken(hash: String, tenantID: UUID) async throws -> StoredRefreshToken? {
-        try await database.withTenant(tenantID) { [logger] connection in
-            try await connection.run("""
-                SELECT r.family_id, r.created_at, r.expires_at, r.rotated_at, f.client_id, f.scopes, f.resources, f.auth_time,
-                       f.absolute_expires_at, f.revoked_at, u.user_id, u.email, u.email_verified, u.display_name, u.status
-                FROM refresh_tokens r
-                JOIN token_families f ON f.tenant_id = r.tenant_id AND f.family_id = r.family_id
-                LEFT JOIN users u ON u.tenant_id = f.tenant_id AND u.user_id = f.user_id
-                WHERE r.tenant_id = \(tenantID) AND r.token_hash = \(hash)
-                """, logger: logger).first.map(Self.decodeRefreshToken)
-        }
+        try await database.query("SELECT * FROM registrar_find_refresh_token(\(tenantID), \(hash))").first.map(Self.decodeRefreshToken)
     }
 
     func revokeRefreshToken(hash: String, clientID: String, tenantID: UUID, now: Date) async throws -> Bool {
