@@ -40,6 +40,25 @@ struct ResourceServerAuthenticatorTests {
                                        isDefault: false, audit: AuditEvent(action: "resource_server.created", actorType: .system))
     }
 
+    @Test("RFC 7662 §2.2: the resource server's lookup answers whether a jti is revoked in this tenant only; no jti asks nothing")
+    func lookupAnswersRevocation() async throws {
+        let tenant = try await ResourceFixture.tenant()
+        let other = try await ResourceFixture.tenant()
+        try await Self.withAuthenticator { setup in
+            let (server, _) = try await Self.register(setup, tenant)
+            let revoked = "jti-" + UUID().uuidString, live = "jti-" + UUID().uuidString, otherTenants = "jti-" + UUID().uuidString
+            try await TokenFixture.execute(tenant, "INSERT INTO access_token_revocations (tenant_id, jti, expires_at) VALUES ('\(tenant.id)', '\(revoked)', now() + interval '1 hour')")
+            try await TokenFixture.execute(other, "INSERT INTO access_token_revocations (tenant_id, jti, expires_at) VALUES ('\(other.id)', '\(otherTenants)', now() + interval '1 hour')")
+            let repository = setup.repository
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: revoked)?.jtiRevoked == true)
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: live)?.jtiRevoked == false)
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: otherTenants)?.jtiRevoked == false)
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: nil)?.jtiRevoked == false)
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: revoked)?.server.id == server.id)
+            #expect(try await repository.find(id: server.id, tenant: other.id, checkingRevocationOf: revoked) == nil, "another tenant's lookup finds nothing")
+        }
+    }
+
     @Test("Resource servers: the right credential authenticates by Basic and by form; a second verification does not reach argon2")
     func rightCredential() async throws {
         let tenant = try await ResourceFixture.tenant()
@@ -47,13 +66,13 @@ struct ResourceServerAuthenticatorTests {
             let (server, credential) = try await Self.register(setup, tenant)
             let byBasic = try await setup.authenticator.authenticate(ResourceFixture.request(authorization: ResourceFixture.basic(server.id, credential)),
                                                                      tenant: Self.resolved(tenant))
-            #expect(byBasic?.id == server.id)
+            #expect(byBasic?.server.id == server.id)
             #expect(setup.counter.value == 1)
             let byForm = try await setup.authenticator.authenticate(ResourceFixture.request(), tenant: Self.resolved(tenant),
                                                                     form: ["client_id": server.id, "client_secret": credential])
-            #expect(byForm?.id == server.id)
+            #expect(byForm?.server.id == server.id)
             let encoded = ResourceFixture.basic(server.id.replacingOccurrences(of: "_", with: "%5F"), credential.replacingOccurrences(of: "_", with: "%5F"))
-            #expect(try await setup.authenticator.authenticate(ResourceFixture.request(authorization: encoded), tenant: Self.resolved(tenant))?.id == server.id,
+            #expect(try await setup.authenticator.authenticate(ResourceFixture.request(authorization: encoded), tenant: Self.resolved(tenant))?.server.id == server.id,
                     "RFC 6749 §2.3.1: percent-encoded Basic credentials are decoded")
             #expect(setup.counter.value == 1, "later verifications of the same credential and hash come from the verified-token cache")
             let used = try await setup.repository.find(id: server.id, tenant: tenant.id)
@@ -119,7 +138,7 @@ struct ResourceServerAuthenticatorTests {
             await #expect(throws: ResourceServerAuthenticator.rejected) {
                 try await setup.authenticator.authenticate(ResourceFixture.request(authorization: ResourceFixture.basic(server.id, old)), tenant: resolved)
             }
-            #expect(try await setup.authenticator.authenticate(ResourceFixture.request(authorization: ResourceFixture.basic(server.id, fresh)), tenant: resolved)?.id == server.id)
+            #expect(try await setup.authenticator.authenticate(ResourceFixture.request(authorization: ResourceFixture.basic(server.id, fresh)), tenant: resolved)?.server.id == server.id)
             #expect(try await setup.repository.delete(id: server.id, tenant: tenant.id, audit: AuditEvent(action: "resource_server.deleted", actorType: .system)))
             await #expect(throws: ResourceServerAuthenticator.rejected, "a deleted resource server's credential is dead") {
                 try await setup.authenticator.authenticate(ResourceFixture.request(authorization: ResourceFixture.basic(server.id, fresh)), tenant: resolved)

@@ -20,6 +20,12 @@ public struct AccessTokenValidator: Sendable {
 
     public func validate(_ token: String, tenant: ResolvedTenant) async throws -> VerifiedAccessToken {
         guard let parsed = CompactJWS.parse(token) else { throw Rejected("not a signed JWT") }
+        return try await validate(parsed, tenant: tenant)
+    }
+
+    /// The same for a token already split and decoded (introspection reads its `jti` before
+    /// it knows who asks).
+    func validate(_ parsed: CompactJWS.Parsed, tenant: ResolvedTenant) async throws -> VerifiedAccessToken {
         // RFC 9068 §4: the `typ` header MUST be `at+jwt` (or `application/at+jwt`, RFC 7515 §4.1.9),
         // so that an ID token or any other JWT signed with the same key is never taken for one.
         guard let type = parsed.header["typ"]?.stringValue?.lowercased(), type == "at+jwt" || type == "application/at+jwt" else {

@@ -30,11 +30,14 @@ public struct ResourceServerAuthenticator: Sendable {
     /// one that does not verify.
     /// - Parameter form: the request's form parameters, already read by the caller (the body can
     ///   be read only once).
-    public func authenticate(_ request: Request, tenant: ResolvedTenant, form: [String: String] = [:]) async throws -> ResourceServer? {
+    /// - Parameter jti: an access token's `jti` to look up on the revocation list in the same
+    ///   round trip as the resource server (introspection's question; nil asks nothing).
+    public func authenticate(_ request: Request, tenant: ResolvedTenant, form: [String: String] = [:],
+                             checkingRevocationOf jti: String? = nil) async throws -> Authenticated? {
         guard let presented = try Self.presentedCredentials(request, form: form) else { return nil }
         let tenantID = tenant.tenant.id
         guard ResourceServer.isIssuedID(presented.id), ResourceServer.isCredentialShaped(presented.secret),
-              let server = try await servers.find(id: presented.id, tenant: tenantID)
+              let (server, jtiRevoked) = try await servers.find(id: presented.id, tenant: tenantID, checkingRevocationOf: jti)
         else { throw Self.rejected }
         switch try await verifier.verify(presented.secret, against: server.credentialHash, tag: server.credentialTag, tenant: tenantID) {
         case .mismatch:
@@ -49,7 +52,14 @@ public struct ResourceServerAuthenticator: Sendable {
         }
         // Bookkeeping only: a failed write must not refuse a caller that proved itself.
         try? await servers.markUsed(server, at: now())
-        return server
+        return Authenticated(server: server, jtiRevoked: jtiRevoked)
+    }
+
+    /// A resource server that proved itself, and the answer to the revocation question asked with it.
+    public struct Authenticated: Sendable {
+        public let server: ResourceServer
+        /// Whether the `jti` asked about is revoked; false when none was asked about.
+        public let jtiRevoked: Bool
     }
 
     /// An id and secret as presented.

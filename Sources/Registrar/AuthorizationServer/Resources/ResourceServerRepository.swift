@@ -16,6 +16,9 @@ public protocol ResourceServerRepository: Sendable {
     /// The resource server a `resource` parameter names (compared in canonical form, RFC 8707 §2).
     func find(uri: ResourceIndicator, tenant: UUID) async throws -> ResourceServer?
     func find(id: String, tenant: UUID) async throws -> ResourceServer?
+    /// The resource server with this id and, read by the same statement, whether `jti` is on the
+    /// tenant's access-token revocation list: introspection's two lookups in one round trip.
+    func find(id: String, tenant: UUID, checkingRevocationOf jti: String?) async throws -> (server: ResourceServer, jtiRevoked: Bool)?
     /// Oldest first, keyset-paginated.
     func list(tenant: UUID, after cursor: Cursor?, limit: Int) async throws -> Page<ResourceServer>
     /// The audience of a request without `resource`: the tenant's default resource server, else
@@ -88,7 +91,6 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
                created_at, updated_at, last_used_at, \(microsSQL)
         """
     static let columns = selection + " FROM resource_servers"
-    static let byID = selection + " FROM registrar_find_resource_server($1, $2)"
 
     public func find(uri: ResourceIndicator, tenant: UUID) async throws -> ResourceServer? {
         try await database.withTenant(tenant) { connection in
@@ -98,11 +100,19 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
         }
     }
 
-    /// One statement (sql/0017), not a transaction: introspection authenticates its caller with it.
     public func find(id: String, tenant: UUID) async throws -> ResourceServer? {
+        try await find(id: id, tenant: tenant, checkingRevocationOf: nil)?.server
+    }
+
+    /// One statement (sql/0014, sql/0017), not a transaction.
+    public func find(id: String, tenant: UUID, checkingRevocationOf jti: String?) async throws -> (server: ResourceServer, jtiRevoked: Bool)? {
         guard ResourceServer.isIssuedID(id) else { return nil }
-        return try await database.query(PostgresQuery(unsafeSQL: Self.byID, binds: try Self.binds(tenant, id)))
-            .first.flatMap { try Self.decode($0, tenant: tenant)?.server }
+        guard let row = try await database.query("""
+                  \(unescaped: Self.selection), registrar_access_token_revoked(\(tenant), \(jti))
+                  FROM registrar_find_resource_server(\(tenant), \(id))
+                  """).first,
+              let server = try Self.decode(row, tenant: tenant)?.server else { return nil }
+        return (server, try row.makeRandomAccess()[11].decode(Bool.self))
     }
 
     public func list(tenant: UUID, after cursor: Cursor?, limit: Int) async throws -> Page<ResourceServer> {

@@ -105,7 +105,8 @@ struct TokenController: Sendable {
 
     /// Who asks: one of the tenant's resource servers, or a confidential client about its own tokens.
     enum Caller: Sendable {
-        case resourceServer(ResourceServer)
+        /// With whether the token's jti is on the revocation list (asked in the same lookup).
+        case resourceServer(ResourceServer, jtiRevoked: Bool)
         case client(RegisteredClient)
     }
 
@@ -116,13 +117,20 @@ struct TokenController: Sendable {
     @Sendable func introspect(request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try await resolver.resolve(context)
         let form = try await FormBody.read(request, limit: maximumBodyBytes)
-        let caller = try await authenticateCaller(request, form: form, tenant: tenant, context: context)
+        // Split and decoded once, before the caller is known: a resource server's lookup also
+        // answers whether this jti is revoked, in the same round trip.
+        let parsed = form["token"].flatMap { token in
+            OpaqueToken.isWellFormed(token, prefix: OpaqueToken.refreshTokenPrefix) ? nil : CompactJWS.parse(token)
+        }
+        let caller = try await authenticateCaller(request, form: form, tenant: tenant, context: context,
+                                                  checkingRevocationOf: parsed?.claims["jti"]?.stringValue)
         guard let token = form["token"] else { throw OAuthError(.invalidRequest, "token is required (RFC 7662 §2.1)") }
-        let answer = try await introspection(of: token, for: caller, tenant: tenant)
+        let answer = try await introspection(of: token, parsed: parsed, for: caller, tenant: tenant)
         return Response.json(answer, status: .ok, headers: Self.noStore)
     }
 
-    func authenticateCaller(_ request: Request, form: FormBody, tenant: ResolvedTenant, context: AppRequestContext) async throws -> Caller {
+    func authenticateCaller(_ request: Request, form: FormBody, tenant: ResolvedTenant, context: AppRequestContext,
+                            checkingRevocationOf jti: String?) async throws -> Caller {
         let tenantID = tenant.tenant.id
         let limits = tenant.tenant.policy.rateLimits
         let address = context.limitAddress
@@ -130,16 +138,16 @@ struct TokenController: Sendable {
             .platformFailures(from: address, limits: platform),
             .failures(from: address, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress),
         ])
-        let server: ResourceServer?
+        let server: ResourceServerAuthenticator.Authenticated?
         do {
-            server = try await resourceServers.authenticate(request, tenant: tenant, form: form.singleValued)
+            server = try await resourceServers.authenticate(request, tenant: tenant, form: form.singleValued, checkingRevocationOf: jti)
         } catch let error as OAuthError where error.code == .invalidClient {
             await failures.record(tenantID: tenantID, source: context.sourceAddress, limitAddress: address,
                                   limit: limits.failedAuthenticationsPerAddress, credential: "resource_server", requestID: context.requestID)
             let usedBasic = request.headers[.authorization].map { $0.prefix { $0 != " " }.lowercased() == "basic" } ?? false
             throw InvalidClient(basicRealm: usedBasic ? tenant.issuer : nil)
         }
-        if let server { return .resourceServer(server) }
+        if let server { return .resourceServer(server.server, jtiRevoked: server.jtiRevoked) }
         let client = try await authenticator.authenticate(request, form: form, tenant: tenant, endpoint: tenant.issuer + "/introspect", context: context)
         // RFC 7662 §2.1: the endpoint "MUST also require some form of authorization"; a client_id
         // alone proves nothing (anyone may send a public client's id), so public clients are
@@ -150,20 +158,29 @@ struct TokenController: Sendable {
 
     static let inactive: JSONValue = .object(["active": .bool(false)])
 
-    func introspection(of token: String, for caller: Caller, tenant: ResolvedTenant) async throws -> JSONValue {
+    /// - Parameter parsed: `token` split and decoded, when it is a compact JWS.
+    func introspection(of token: String, parsed: CompactJWS.Parsed?, for caller: Caller, tenant: ResolvedTenant) async throws -> JSONValue {
         if OpaqueToken.isWellFormed(token, prefix: OpaqueToken.refreshTokenPrefix) {
             return try await refreshTokenIntrospection(token, for: caller, tenant: tenant)
         }
-        guard let verified = try await verifiedAccessToken(token, tenant: tenant) else { return Self.inactive }
-        switch caller {
-        case .resourceServer(let server):
-            let audience = server.uri.canonical
-            guard verified.audiences.contains(where: { (try? ResourceIndicator(parsing: $0))?.canonical == audience }) else { return Self.inactive }
-        case .client(let client):
-            guard verified.clientID == client.clientID else { return Self.inactive }
+        guard let parsed else { return Self.inactive }
+        let verified: VerifiedAccessToken
+        do {
+            verified = try await validator.validate(parsed, tenant: tenant)
+        } catch is AccessTokenValidator.Rejected {
+            return Self.inactive
         }
         // RFC 7009 §2.1 / RFC 7662 §2.2: a revoked token is inactive at once.
-        guard try await !repository.isAccessTokenRevoked(jti: verified.jti, tenantID: tenant.tenant.id) else { return Self.inactive }
+        let revoked: Bool
+        switch caller {
+        case .resourceServer(let server, let jtiRevoked):
+            guard verified.audiences.contains(where: { Self.names(server, $0) }) else { return Self.inactive }
+            revoked = jtiRevoked
+        case .client(let client):
+            guard verified.clientID == client.clientID else { return Self.inactive }
+            revoked = try await repository.isAccessTokenRevoked(jti: verified.jti, tenantID: tenant.tenant.id)
+        }
+        guard !revoked else { return Self.inactive }
         var object: [String: JSONValue] = [
             "active": .bool(true),
             "client_id": .string(verified.clientID),
@@ -201,6 +218,12 @@ struct TokenController: Sendable {
         if !stored.resources.isEmpty { object["aud"] = Self.audience(stored.resources) }
         if !stored.scopes.isEmpty { object["scope"] = .string(stored.scopes.joined(separator: " ")) }
         return .object(object)
+    }
+
+    /// Whether a token audience names this resource server (RFC 8707 §2: compared in canonical
+    /// form). Tokens carry the registered URL, so the exact comparison settles almost every case.
+    static func names(_ server: ResourceServer, _ audience: String) -> Bool {
+        audience == server.uri.normalized || (try? ResourceIndicator(parsing: audience))?.canonical == server.uri.canonical
     }
 
     /// RFC 7662 §2.2 / RFC 7519 §4.1.3: one audience as a string, several as an array.
