@@ -4,9 +4,10 @@
 
 Creates a user and a resource server (admin API), registers a public client the way Claude Code
 does, signs in and consents once through the real forms, then asks `/authorize` for
-REFRESH_TOKENS + 5 codes with the remembered consent (each answer is a 302 with a fresh code, no
+REFRESH_TOKENS + 13 codes with the remembered consent (each answer is a 302 with a fresh code, no
 page) and exchanges them for tokens. Writes OUT_DIR/refresh.txt (REFRESH_TOKENS refresh tokens for
-scripts/load/refresh.lua), refresh-rest.txt and refresh-flood.txt (two each: one connection, see refresh.lua) and OUT_DIR/env
+scripts/load/refresh.lua), refresh-rest-N.txt and refresh-flood-N.txt for N = 1, 2, 3 (two tokens
+each: one connection, see refresh.lua) and OUT_DIR/env
 (shell assignments: the client, its redirect URI and PKCE verifier, the authorization URL and
 the session cookie for more codes, an access token for /userinfo, the resource server's
 credentials for /introspect).
@@ -125,7 +126,7 @@ def main() -> None:
     # A code per token wanted; scripts/bench asks for the many codes it exchanges with wrk
     # (scripts/load/authorize.lua), with this session's cookie.
     codes: list[str] = []
-    for _ in range(int(refresh_count) + 5):
+    for _ in range(int(refresh_count) + 13):
         status, headers, _ = send(agent, authorize)
         code = code_from(headers.get("location", "")) if status in (302, 303) else None
         if code is None:
@@ -142,10 +143,15 @@ def main() -> None:
         return json.loads(content)
 
     # Separate tokens for each refresh run (a rotated token is spent) and for /userinfo and /introspect.
-    tokens = [exchange(codes.pop()) for _ in range(int(refresh_count) + 5)]
+    tokens = [exchange(codes.pop()) for _ in range(int(refresh_count) + 13)]
     if any("refresh_token" not in t for t in tokens):
         sys.exit(f"no refresh token with offline_access: {tokens[0]}")
-    for name, chunk in (("refresh.txt", tokens[:-5]), ("refresh-rest.txt", tokens[-5:-3]), ("refresh-flood.txt", tokens[-3:-1])):
+    chunks = [("refresh.txt", tokens[:int(refresh_count)])]
+    for round_number in (1, 2, 3):
+        start = int(refresh_count) + (round_number - 1) * 4
+        chunks += [(f"refresh-rest-{round_number}.txt", tokens[start:start + 2]),
+                   (f"refresh-flood-{round_number}.txt", tokens[start + 2:start + 4])]
+    for name, chunk in chunks:
         (out_dir / name).write_text("\n".join(t["refresh_token"] for t in chunk) + "\n")
     values = {"CLIENT_ID": client_id, "REDIRECT_URI": redirect_uri, "VERIFIER": verifier, "ISSUER": issuer,
               "ACCESS_TOKEN": tokens[-1]["access_token"], "RS_ID": rs_id, "RS_SECRET": rs_secret,
