@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Registrar
 
@@ -33,5 +34,21 @@ struct RequestExpiryTests {
             }
         }
         #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test("Deadline: work that finishes in time returns its value, work that fails keeps its own error, and neither leaves a deadline watched")
+    func finishedWorkLeavesNothingWatched() async throws {
+        struct Own: Error {}
+        let watch = DeadlineWatch(tick: 0.01)
+        let expired = Mutex(false)
+        let early = watch.watch(until: .now + .seconds(60)) { expired.withLock { $0 = true } }
+        #expect(watch.count == 1)
+        watch.release(early)
+        #expect(watch.count == 0)
+        let late = watch.watch(until: .now + .milliseconds(30)) { expired.withLock { $0 = true } }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(late.hasExpired && expired.withLock { $0 } && watch.count == 0, "a passed deadline fires once and is forgotten")
+        #expect(try await withDeadline(.seconds(5), "work") { 42 } == 42)
+        await #expect(throws: Own.self) { try await withDeadline(.seconds(5), "work") { throw Own() } }
     }
 }

@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 /// The operation did not finish in time; it was cancelled.
 public struct DeadlineExceeded: Error, CustomStringConvertible {
     public let what: String
@@ -7,18 +10,97 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 
 /// Runs `body`, cancelling it and throwing `DeadlineExceeded` if it has not finished within
 /// `limit`, so that an unreachable database or an exhausted pool becomes an error, not a hang.
+/// Like a task group, it returns only once `body` has ended (a cancelled query stops quickly).
 public func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
+    let work = Task { try await body() }
+    let watch = DeadlineWatch.shared.watch(until: .now + limit) { work.cancel() }
+    defer { DeadlineWatch.shared.release(watch) }
+    do {
+        return try await withTaskCancellationHandler {
+            try await work.value
+        } onCancel: {
+            work.cancel()
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw DeadlineExceeded(what: what, limit: limit)
+    } catch {
+        if watch.hasExpired { throw DeadlineExceeded(what: what, limit: limit) }
+        throw error
+    }
+}
+
+/// One thread watches every deadline of the process: it looks every 10 ms while any deadline is
+/// watched and waits otherwise. Watching costs a
+/// lock and a dictionary entry, where a timer per operation (a sleeping child task) cost a
+/// dispatch timer and wakeups of dispatch's manager thread, several times per token request.
+final class DeadlineWatch: @unchecked Sendable {
+    static let shared = DeadlineWatch(tick: 0.01)
+
+    /// One watched deadline.
+    final class Watch: Sendable {
+        let deadline: ContinuousClock.Instant
+        private let onExpiry: @Sendable () -> Void
+        private let expired = Mutex(false)
+
+        init(deadline: ContinuousClock.Instant, onExpiry: @escaping @Sendable () -> Void) {
+            self.deadline = deadline
+            self.onExpiry = onExpiry
         }
-        return value
+
+        var hasExpired: Bool { expired.withLock { $0 } }
+
+        func expire() {
+            expired.withLock { $0 = true }
+            onExpiry()
+        }
+    }
+
+    private let tick: TimeInterval
+    // Everything below `condition` is guarded by it.
+    private let condition = NSCondition()
+    private var watches: [ObjectIdentifier: Watch] = [:]
+    private var running = false
+
+    init(tick: TimeInterval) {
+        self.tick = tick
+    }
+
+    func watch(until deadline: ContinuousClock.Instant, _ onExpiry: @escaping @Sendable () -> Void) -> Watch {
+        let watch = Watch(deadline: deadline, onExpiry: onExpiry)
+        if deadline <= .now {
+            watch.expire()
+            return watch
+        }
+        condition.withLock {
+            watches[ObjectIdentifier(watch)] = watch
+            if !running {
+                running = true
+                let thread = Thread { [self] in run() }
+                thread.name = "deadlines"
+                thread.start()
+            }
+            condition.signal()
+        }
+        return watch
+    }
+
+    func release(_ watch: Watch) {
+        condition.withLock { watches[ObjectIdentifier(watch)] = nil }
+    }
+
+    /// Deadlines being watched.
+    var count: Int { condition.withLock { watches.count } }
+
+    private func run() {
+        while true {
+            let due = condition.withLock { () -> [Watch] in
+                while watches.isEmpty { condition.wait() }
+                let now = ContinuousClock.now
+                let due = watches.values.filter { $0.deadline <= now }
+                for watch in due { watches[ObjectIdentifier(watch)] = nil }
+                return due
+            }
+            for watch in due { watch.expire() }
+            Thread.sleep(forTimeInterval: tick)
+        }
     }
 }
 
