@@ -63,6 +63,9 @@ struct DatabaseDeadlineTests {
             try await base.findDuplicate(tenantID: tenantID, dedupKey: dedupKey, since: since)
         }
         func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient? { try await base.find(tenantID: tenantID, clientID: clientID) }
+        func find(tenantID: UUID, clientID: String, afterChecking checks: [RateLimitCheck]) async throws -> RegisteredClient? {
+            try await base.find(tenantID: tenantID, clientID: clientID, afterChecking: checks)
+        }
         func modify(tenantID: UUID, clientID: String, audit: @escaping @Sendable (RegisteredClient) -> AuditEvent?,
                     _ change: @escaping @Sendable (RegisteredClient) throws -> RegisteredClient) async throws -> RegisteredClient? {
             try await base.modify(tenantID: tenantID, clientID: clientID, audit: audit, change)

@@ -26,6 +26,36 @@ struct TokenClientAuthenticationTests {
         }
     }
 
+    @Test("Design §8: wrong client secrets at /token are throttled per address; then even the right one, and unknown client ids, get 429")
+    func failedClientAuthenticationsAreThrottled() async throws {
+        let tenant = try await F.tenant { $0.rateLimits.failedAuthenticationsPerAddress = RateLimit(limit: 1, periodSeconds: 3600, burst: 3) }
+        try await AdminFixture.run { server in
+            let client = try await F.confidentialClient(server, tenant)
+            let secret = try #require(client.clientSecret)
+            let guesser: HTTPFields = [HTTPField.Name("X-Forwarded-For")!: AdminFixture.randomAddress()]
+            var statuses: [Int] = []
+            for _ in 0..<5 {
+                let reply = try await F.post(server, tenant, "token", [("grant_type", "client_credentials"), ("client_id", client.clientID),
+                                                                        ("client_secret", "wrong-" + SecretGenerator.randomToken())],
+                                       headers: guesser)
+                statuses.append(reply.status.code)
+            }
+            #expect(statuses == [401, 401, 401, 429, 429], "\(statuses)")
+            let right = try await F.post(server, tenant, "token", [("grant_type", "client_credentials"), ("client_id", client.clientID),
+                                                                     ("client_secret", secret)], headers: guesser)
+            #expect(right.status == .tooManyRequests, "\(right.bodyText)")
+            #expect(right.header("Retry-After").flatMap(Int.init).map { $0 > 0 } == true)
+            #expect(right.object["error"] != nil, "OAuth error JSON")
+            let unknown = try await F.post(server, tenant, "token", [("grant_type", "client_credentials"), ("client_id", "cl_unknown")], headers: guesser)
+            #expect(unknown.status == .tooManyRequests)
+            let elsewhere = try await F.post(server, tenant, "token", [("grant_type", "client_credentials"), ("client_id", client.clientID),
+                                                                         ("client_secret", secret)])
+            #expect(elsewhere.status != .tooManyRequests && elsewhere.status != .unauthorized, "another address still authenticates: \(elsewhere.bodyText)")
+            let implausible = try await F.post(server, tenant, "token", [("grant_type", "client_credentials"), ("client_id", "x y")], headers: guesser)
+            #expect(implausible.status == .tooManyRequests)
+        }
+    }
+
     @Test("RFC 6749 §2.3.1: client_secret_basic works raw and percent-encoded; a wrong secret is 401 with a Basic challenge")
     func clientSecretBasic() async throws {
         let tenant = try await F.tenant()

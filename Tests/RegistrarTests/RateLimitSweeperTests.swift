@@ -18,6 +18,7 @@ struct RateLimitSweeperTests {
 
         func check(_ name: String, key: String, tenantID: UUID?, limit: RateLimit, consume: Bool) async throws {}
         func check(_ checks: [RateLimitCheck]) async throws {}
+        var checksShareLookups: Bool { false }
         func sweepExpired(batchSize: Int) async throws -> Int {
             state.withLock { state in
                 let swept = min(batchSize, state.expired)

@@ -29,6 +29,10 @@ public protocol RateLimiter: Sendable {
     func check(_ checks: [RateLimitCheck]) async throws
     /// Deletes up to `batchSize` states that no longer carry information; returns how many went.
     func sweepExpired(batchSize: Int) async throws -> Int
+    /// Whether checks may instead run inside a lookup's own statement, in the same round trip
+    /// (`ClientRepository.find(tenantID:clientID:afterChecking:)`): true where the state lives
+    /// in the application's PostgreSQL.
+    var checksShareLookups: Bool { get }
 }
 
 /// One check of a batch: `consume: false` only looks.
@@ -105,18 +109,36 @@ public struct PostgresRateLimiter: RateLimiter {
         try await check([RateLimitCheck(name, key: key, tenantID: tenantID, limit: limit, consume: consume)])
     }
 
+    public var checksShareLookups: Bool { true }
+
     public func check(_ checks: [RateLimitCheck]) async throws {
         guard !checks.isEmpty else { return }
-        let query: PostgresQuery = """
-            SELECT refused, wait_milliseconds FROM registrar_rate_limits_in_order(
-                \(checks.map { $0.tenantID ?? Self.platformTenant }), \(checks.map(\.key)),
-                \(checks.map(\.limit.intervalMicroseconds)), \(checks.map { Int64($0.limit.burst) }), \(checks.map(\.consume)))
-            """
+        let query = PostgresQuery(unsafeSQL: "SELECT refused, wait_milliseconds FROM " + Self.inOrder, binds: try Self.bindings(checks))
         guard let row = try await database.query(query).first else { return }
         let (refused, waitMilliseconds) = try row.decode((Int32, Int64).self)
-        guard refused > 0, Int(refused) <= checks.count else { return }
+        if let exceeded = Self.exceeded(checks, refused: refused, waitMilliseconds: waitMilliseconds) { throw exceeded }
+    }
+
+    /// The checks as a FROM item with the columns `refused` (the 1-based position of the first
+    /// check over its limit, 0 for none) and `wait_milliseconds`; its parameters are $1 to $5,
+    /// bound by `bindings(_:)`, so that a statement sharing it numbers its own from $6.
+    static let inOrder = "registrar_rate_limits_in_order($1, $2, $3, $4, $5)"
+
+    static func bindings(_ checks: [RateLimitCheck]) throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        try bindings.append(checks.map { $0.tenantID ?? platformTenant })
+        try bindings.append(checks.map(\.key))
+        try bindings.append(checks.map(\.limit.intervalMicroseconds))
+        try bindings.append(checks.map { Int64($0.limit.burst) })
+        try bindings.append(checks.map(\.consume))
+        return bindings
+    }
+
+    /// What a refusal at position `refused` means for the caller (nil for none).
+    static func exceeded(_ checks: [RateLimitCheck], refused: Int32, waitMilliseconds: Int64) -> RateLimitExceeded? {
+        guard refused > 0, Int(refused) <= checks.count else { return nil }
         let check = checks[Int(refused) - 1]
-        throw RateLimitExceeded(name: check.name, limit: check.limit, retryAfterSeconds: Int((waitMilliseconds + 999) / 1000))
+        return RateLimitExceeded(name: check.name, limit: check.limit, retryAfterSeconds: Int((waitMilliseconds + 999) / 1000))
     }
 
     /// A state whose theoretical arrival time has passed behaves exactly like no state, so it
@@ -154,4 +176,5 @@ public struct UnlimitedRateLimiter: RateLimiter {
     public func check(_ name: String, key: String, tenantID: UUID?, limit: RateLimit, consume: Bool) async throws {}
     public func check(_ checks: [RateLimitCheck]) async throws {}
     public func sweepExpired(batchSize: Int) async throws -> Int { 0 }
+    public var checksShareLookups: Bool { false }
 }

@@ -19,6 +19,10 @@ public protocol ClientRepository: Sendable {
     /// The newest active client registered with this fingerprint at or after `since`.
     func findDuplicate(tenantID: UUID, dedupKey: String, since: Date) async throws -> RegisteredClient?
     func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient?
+    /// The same, after the address checks of `checks` in the same statement: throws
+    /// `RateLimitExceeded` for the first one over its limit (the limiter's `check` semantics),
+    /// so that client authentication costs one round trip where it cost two.
+    func find(tenantID: UUID, clientID: String, afterChecking checks: [RateLimitCheck]) async throws -> RegisteredClient?
     /// Read, change and write in one transaction with the row locked, so concurrent changes to
     /// one client apply one after the other. `change` sees the locked row and returns the new
     /// state, or throws to leave it untouched. Returns the stored result; nil if there is no row.
@@ -131,6 +135,24 @@ public struct PostgresClientRepository: ClientRepository {
         ).first.flatMap { try Self.decode($0, tenantID: tenantID) }
     }
 
+    public func find(tenantID: UUID, clientID: String, afterChecking checks: [RateLimitCheck]) async throws -> RegisteredClient? {
+        guard !checks.isEmpty else { return try await find(tenantID: tenantID, clientID: clientID) }
+        var binds = try PostgresRateLimiter.bindings(checks)
+        try binds.append(tenantID)
+        try binds.append(clientID)
+        // The limiter's columns come last, so that the client's decode as everywhere else; the
+        // client's are NULL when a check refused or there is no such client.
+        guard let row = try await database.query(PostgresQuery(unsafeSQL: """
+            SELECT \(Self.columns), l.refused, l.wait_milliseconds
+            FROM \(PostgresRateLimiter.inOrder) l LEFT JOIN LATERAL registrar_find_client($6, $7) ON l.refused = 0
+            """, binds: binds)).first else { return nil }
+        let cells = row.makeRandomAccess()
+        let (refused, wait) = (try cells[Self.columnCount].decode(Int32.self), try cells[Self.columnCount + 1].decode(Int64.self))
+        if let exceeded = PostgresRateLimiter.exceeded(checks, refused: refused, waitMilliseconds: wait) { throw exceeded }
+        guard try cells[0].decode(String?.self) != nil else { return nil }
+        return try Self.decode(row, tenantID: tenantID)
+    }
+
     public func findDuplicate(tenantID: UUID, dedupKey: String, since: Date) async throws -> RegisteredClient? {
         try await database.withTenant(tenantID) { connection in
             try await connection.run("""
@@ -217,6 +239,8 @@ public struct PostgresClientRepository: ClientRepository {
         previous_rat_hash, previous_rat_valid_until, software_statement::text, last_used_at,
         client_secret_tag, registration_access_token_tag, previous_rat_tag
         """
+    /// How many `columns` there are (a plain list: every comma separates two).
+    static let columnCount = columns.split(separator: ",").count
 
     public func list(tenantID: UUID, filter: ClientFilter, after cursor: Cursor?, limit: Int) async throws -> Page<RegisteredClient> {
         var builder = QueryBuilder("SELECT \(Self.columns), \(microsSQL) FROM clients WHERE ")

@@ -119,13 +119,17 @@ struct ClientAuthenticator: Sendable {
         }
         guard let presentation else { throw InvalidClient(basicRealm: nil) }
         let refusal = InvalidClient(basicRealm: presentation.usedBasic ? tenant.issuer : nil)
-        // An address that failed too often is refused before any lookup or hashing.
-        try await limiter.check([
+        // An address that failed too often is refused before any hashing; where the limiter's
+        // state is in PostgreSQL, its look shares the client's lookup statement.
+        let checks: [RateLimitCheck] = [
             .platformFailures(from: address, limits: platform),
             .failures(from: address, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress),
-        ])
+        ]
+        let shared = limiter.checksShareLookups && ClientPresentation.isPlausibleClientID(presentation.clientID)
+        if !shared { try await limiter.check(checks) }
         do {
-            let client = try await verify(presentation, tenantID: tenantID, audiences: [tenant.issuer, tenant.issuer + "/token", endpoint])
+            let client = try await verify(presentation, tenantID: tenantID, audiences: [tenant.issuer, tenant.issuer + "/token", endpoint],
+                                          checking: shared ? checks : [])
             return Authenticated(client: client, method: presentation.method)
         } catch is InvalidClient {
             await failures.record(tenantID: tenantID, source: context.sourceAddress, limitAddress: address,
@@ -134,10 +138,12 @@ struct ClientAuthenticator: Sendable {
         }
     }
 
-    func verify(_ presentation: ClientPresentation, tenantID: UUID, audiences: Set<String>) async throws -> RegisteredClient {
+    /// - Parameter checks: limiter checks to run in the client's lookup statement.
+    func verify(_ presentation: ClientPresentation, tenantID: UUID, audiences: Set<String>,
+                checking checks: [RateLimitCheck] = []) async throws -> RegisteredClient {
         let refusal = InvalidClient(basicRealm: nil)
         guard ClientPresentation.isPlausibleClientID(presentation.clientID),
-              let client = try await clients.find(tenantID: tenantID, clientID: presentation.clientID),
+              let client = try await clients.find(tenantID: tenantID, clientID: presentation.clientID, afterChecking: checks),
               client.status == .active,
               // RFC 7591 §2: the method registered is the one to use; any other is refused.
               client.metadata.tokenEndpointAuthMethod == presentation.method
