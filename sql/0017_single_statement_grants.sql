@@ -10,6 +10,23 @@
 -- PL/pgSQL keeps the plans of its statements per connection, where an ad hoc statement is
 -- planned at every execution.
 
+-- What a grant issued, recorded in its family: the new refresh token (none when p_refresh_hash
+-- is NULL) and the access token's jti, so that revoking the family can list it.
+CREATE FUNCTION registrar_record_issued_tokens(p_tenant uuid, p_family uuid, p_now timestamptz, p_refresh_hash text,
+                                               p_refresh_expires_at timestamptz, p_jti text, p_access_expires_at timestamptz)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+BEGIN
+    IF p_refresh_hash IS NOT NULL THEN
+        INSERT INTO refresh_tokens AS r (tenant_id, token_hash, family_id, created_at, expires_at)
+        VALUES (p_tenant, p_refresh_hash, p_family, p_now, p_refresh_expires_at);
+    END IF;
+    INSERT INTO family_access_tokens AS a (tenant_id, jti, family_id, expires_at)
+    VALUES (p_tenant, p_jti, p_family, p_access_expires_at);
+END
+$$;
+
 -- An authorization code with its user, unlocked.
 CREATE FUNCTION registrar_find_authorization_code(p_tenant uuid, p_hash text)
     RETURNS TABLE (client_id text, grant_id uuid, redirect_uri text, redirect_uri_sent boolean, code_challenge text,
@@ -62,12 +79,7 @@ BEGIN
                                      created_at, absolute_expires_at)
     VALUES (p_tenant, p_family, v_code.client_id, v_code.user_id, v_code.grant_id, v_code.scopes, v_code.resources,
             v_code.auth_time, p_now, p_absolute_expires_at);
-    IF p_refresh_hash IS NOT NULL THEN
-        INSERT INTO refresh_tokens AS r (tenant_id, token_hash, family_id, created_at, expires_at)
-        VALUES (p_tenant, p_refresh_hash, p_family, p_now, p_refresh_expires_at);
-    END IF;
-    INSERT INTO family_access_tokens AS a (tenant_id, jti, family_id, expires_at)
-    VALUES (p_tenant, p_jti, p_family, p_access_expires_at);
+    PERFORM registrar_record_issued_tokens(p_tenant, p_family, p_now, p_refresh_hash, p_refresh_expires_at, p_jti, p_access_expires_at);
     RETURN 'issued';
 END
 $$;
@@ -133,12 +145,7 @@ BEGIN
                                  WHERE r.tenant_id = p_tenant AND r.token_hash = p_hash AND r.rotated_at IS NOT NULL)
                     THEN 'reused' ELSE 'refused' END;
     END IF;
-    IF p_successor_hash IS NOT NULL THEN
-        INSERT INTO refresh_tokens AS r (tenant_id, token_hash, family_id, created_at, expires_at)
-        VALUES (p_tenant, p_successor_hash, v_family, p_now, p_expires_at);
-    END IF;
-    INSERT INTO family_access_tokens AS a (tenant_id, jti, family_id, expires_at)
-    VALUES (p_tenant, p_jti, v_family, p_access_expires_at);
+    PERFORM registrar_record_issued_tokens(p_tenant, v_family, p_now, p_successor_hash, p_expires_at, p_jti, p_access_expires_at);
     RETURN 'issued';
 END
 $$;
@@ -155,6 +162,7 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION
+    registrar_record_issued_tokens(uuid, uuid, timestamptz, text, timestamptz, text, timestamptz),
     registrar_find_authorization_code(uuid, text),
     registrar_redeem_authorization_code(uuid, text, text, timestamptz, uuid, timestamptz, text, timestamptz, text, timestamptz),
     registrar_find_refresh_token(uuid, text),
