@@ -50,12 +50,12 @@ struct ResourceServerAuthenticatorTests {
             try await TokenFixture.execute(tenant, "INSERT INTO access_token_revocations (tenant_id, jti, expires_at) VALUES ('\(tenant.id)', '\(revoked)', now() + interval '1 hour')")
             try await TokenFixture.execute(other, "INSERT INTO access_token_revocations (tenant_id, jti, expires_at) VALUES ('\(other.id)', '\(otherTenants)', now() + interval '1 hour')")
             let repository = setup.repository
-            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: revoked)?.jtiRevoked == true)
-            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: live)?.jtiRevoked == false)
-            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: otherTenants)?.jtiRevoked == false)
-            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: nil)?.jtiRevoked == false)
-            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: revoked)?.server.id == server.id)
-            #expect(try await repository.find(id: server.id, tenant: other.id, checkingRevocationOf: revoked) == nil, "another tenant's lookup finds nothing")
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: revoked, afterChecking: [])?.jtiRevoked == true)
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: live, afterChecking: [])?.jtiRevoked == false)
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: otherTenants, afterChecking: [])?.jtiRevoked == false)
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: nil, afterChecking: [])?.jtiRevoked == false)
+            #expect(try await repository.find(id: server.id, tenant: tenant.id, checkingRevocationOf: revoked, afterChecking: [])?.server.id == server.id)
+            #expect(try await repository.find(id: server.id, tenant: other.id, checkingRevocationOf: revoked, afterChecking: []) == nil, "another tenant's lookup finds nothing")
         }
     }
 

@@ -44,6 +44,33 @@ struct TokenRevocationTests {
         }
     }
 
+    @Test("Design §8: a resource server's wrong credentials at /introspect are throttled per address; then even the right one gets 429, elsewhere it works")
+    func introspectionFailuresAreThrottled() async throws {
+        let tenant = try await F.tenant { $0.rateLimits.failedAuthenticationsPerAddress = RateLimit(limit: 1, periodSeconds: 3600, burst: 3) }
+        try await AdminFixture.run { server in
+            let client = try await F.publicClient(server, tenant)
+            let (body, _) = try await F.tokens(server, tenant, client, redirect: F.publicRedirect)
+            let access = try #require(body["access_token"]?.stringValue)
+            let (id, credential) = try await F.issuerResourceServer(tenant)
+            let guesser = AdminFixture.randomAddress()
+            func ask(_ secret: String, from address: String) async throws -> TestServer.Reply {
+                try await F.post(server, tenant, "introspect", [("token", access)],
+                                 headers: [.authorization: F.basic(id, secret), HTTPField.Name("X-Forwarded-For")!: address])
+            }
+            var statuses: [Int] = []
+            for _ in 0..<5 { statuses.append(try await ask("rss_" + SecretGenerator.randomToken(), from: guesser).status.code) }
+            #expect(statuses == [401, 401, 401, 429, 429], "\(statuses)")
+            let right = try await ask(credential, from: guesser)
+            #expect(right.status == .tooManyRequests)
+            #expect(right.header("Retry-After").flatMap(Int.init).map { $0 > 0 } == true)
+            let malformed = try await F.post(server, tenant, "introspect", [("token", access)],
+                                             headers: [.authorization: "Basic !!!", HTTPField.Name("X-Forwarded-For")!: guesser])
+            #expect(malformed.status == .tooManyRequests, "a malformed credential is refused by the limit first")
+            let elsewhere = try await ask(credential, from: AdminFixture.randomAddress())
+            #expect(elsewhere.status == .ok && elsewhere.object["active"] == .bool(true), "\(elsewhere.bodyText)")
+        }
+    }
+
     @Test("RFC 7009 §2.2: unknown tokens and another client's tokens get 200 and are left alone; no client is 401")
     func revokeOthersAndUnknown() async throws {
         let tenant = try await F.tenant()

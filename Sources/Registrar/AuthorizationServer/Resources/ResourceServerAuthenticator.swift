@@ -30,14 +30,31 @@ public struct ResourceServerAuthenticator: Sendable {
     /// one that does not verify.
     /// - Parameter form: the request's form parameters, already read by the caller (the body can
     ///   be read only once).
-    /// - Parameter jti: an access token's `jti` to look up on the revocation list in the same
-    ///   round trip as the resource server (introspection's question; nil asks nothing).
+    /// - Parameters:
+    ///   - jti: an access token's `jti` to look up on the revocation list in the same round trip
+    ///     as the resource server (introspection's question; nil asks nothing).
+    ///   - checks: address checks that must pass before any credential is looked at; run by
+    ///     `limiter`, or inside the lookup's statement where the limiter lives in PostgreSQL. A
+    ///     request without a resource-server credential runs none of them here (the caller's
+    ///     client authentication does).
     public func authenticate(_ request: Request, tenant: ResolvedTenant, form: [String: String] = [:],
-                             checkingRevocationOf jti: String? = nil) async throws -> Authenticated? {
-        guard let presented = try Self.presentedCredentials(request, form: form) else { return nil }
+                             checkingRevocationOf jti: String? = nil,
+                             limiter: any RateLimiter = UnlimitedRateLimiter(), checks: [RateLimitCheck] = []) async throws -> Authenticated? {
+        let presented: Presented?
+        do {
+            presented = try Self.presentedCredentials(request, form: form)
+        } catch {
+            try await limiter.check(checks)
+            throw error
+        }
+        guard let presented else { return nil }
         let tenantID = tenant.tenant.id
-        guard ResourceServer.isIssuedID(presented.id), ResourceServer.isCredentialShaped(presented.secret),
-              let (server, jtiRevoked) = try await servers.find(id: presented.id, tenant: tenantID, checkingRevocationOf: jti)
+        let plausible = ResourceServer.isIssuedID(presented.id) && ResourceServer.isCredentialShaped(presented.secret)
+        let shared = plausible && limiter.checksShareLookups
+        if !shared { try await limiter.check(checks) }
+        guard plausible,
+              let (server, jtiRevoked) = try await servers.find(id: presented.id, tenant: tenantID, checkingRevocationOf: jti,
+                                                                 afterChecking: shared ? checks : [])
         else { throw Self.rejected }
         switch try await verifier.verify(presented.secret, against: server.credentialHash, tag: server.credentialTag, tenant: tenantID) {
         case .mismatch:

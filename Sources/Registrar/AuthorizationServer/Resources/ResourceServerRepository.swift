@@ -17,8 +17,10 @@ public protocol ResourceServerRepository: Sendable {
     func find(uri: ResourceIndicator, tenant: UUID) async throws -> ResourceServer?
     func find(id: String, tenant: UUID) async throws -> ResourceServer?
     /// The resource server with this id and, read by the same statement, whether `jti` is on the
-    /// tenant's access-token revocation list: introspection's two lookups in one round trip.
-    func find(id: String, tenant: UUID, checkingRevocationOf jti: String?) async throws -> (server: ResourceServer, jtiRevoked: Bool)?
+    /// tenant's access-token revocation list, after the address checks of `checks` (which throw
+    /// `RateLimitExceeded` as the limiter's `check` does): introspection's lookups in one round trip.
+    func find(id: String, tenant: UUID, checkingRevocationOf jti: String?,
+              afterChecking checks: [RateLimitCheck]) async throws -> (server: ResourceServer, jtiRevoked: Bool)?
     /// Oldest first, keyset-paginated.
     func list(tenant: UUID, after cursor: Cursor?, limit: Int) async throws -> Page<ResourceServer>
     /// The audience of a request without `resource`: the tenant's default resource server, else
@@ -91,6 +93,8 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
                created_at, updated_at, last_used_at, \(microsSQL)
         """
     static let columns = selection + " FROM resource_servers"
+    /// How many columns `selection` names.
+    static let selectionCount = 11
 
     public func find(uri: ResourceIndicator, tenant: UUID) async throws -> ResourceServer? {
         try await database.withTenant(tenant) { connection in
@@ -101,18 +105,29 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
     }
 
     public func find(id: String, tenant: UUID) async throws -> ResourceServer? {
-        try await find(id: id, tenant: tenant, checkingRevocationOf: nil)?.server
+        try await find(id: id, tenant: tenant, checkingRevocationOf: nil, afterChecking: [])?.server
     }
 
-    /// One statement (sql/0014, sql/0017), not a transaction.
-    public func find(id: String, tenant: UUID, checkingRevocationOf jti: String?) async throws -> (server: ResourceServer, jtiRevoked: Bool)? {
+    /// One statement (sql/0006, sql/0014, sql/0017), not a transaction.
+    public func find(id: String, tenant: UUID, checkingRevocationOf jti: String?,
+                     afterChecking checks: [RateLimitCheck]) async throws -> (server: ResourceServer, jtiRevoked: Bool)? {
+        // An id this server never issues is found nowhere; callers run their checks before asking.
         guard ResourceServer.isIssuedID(id) else { return nil }
-        guard let row = try await database.query("""
-                  \(unescaped: Self.selection), registrar_access_token_revoked(\(tenant), \(jti))
-                  FROM registrar_find_resource_server(\(tenant), \(id))
-                  """).first,
-              let server = try Self.decode(row, tenant: tenant)?.server else { return nil }
-        return (server, try row.makeRandomAccess()[11].decode(Bool.self))
+        var binds = try PostgresRateLimiter.bindings(checks)
+        try binds.append(tenant)
+        try binds.append(id)
+        try binds.append(jti)
+        // The limiter's columns come last; the resource server's are NULL when a check refused
+        // or there is no such resource server. Without checks, $1 to $5 are empty arrays.
+        guard let row = try await database.query(PostgresQuery(unsafeSQL: """
+            \(Self.selection), registrar_access_token_revoked($6, $8), l.refused, l.wait_milliseconds
+            FROM \(PostgresRateLimiter.inOrder) l LEFT JOIN LATERAL registrar_find_resource_server($6, $7) ON l.refused = 0
+            """, binds: binds)).first else { return nil }
+        let cells = row.makeRandomAccess()
+        let (refused, wait) = (try cells[Self.selectionCount + 1].decode(Int32.self), try cells[Self.selectionCount + 2].decode(Int64.self))
+        if let exceeded = PostgresRateLimiter.exceeded(checks, refused: refused, waitMilliseconds: wait) { throw exceeded }
+        guard try cells[0].decode(String?.self) != nil, let server = try Self.decode(row, tenant: tenant)?.server else { return nil }
+        return (server, try cells[Self.selectionCount].decode(Bool.self))
     }
 
     public func list(tenant: UUID, after cursor: Cursor?, limit: Int) async throws -> Page<ResourceServer> {

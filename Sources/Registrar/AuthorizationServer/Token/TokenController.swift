@@ -134,13 +134,16 @@ struct TokenController: Sendable {
         let tenantID = tenant.tenant.id
         let limits = tenant.tenant.policy.rateLimits
         let address = context.limitAddress
-        try await limiter.check([
+        // An address that failed too often is refused before any credential is looked at: by the
+        // resource server's lookup here, or by client authentication below.
+        let checks: [RateLimitCheck] = [
             .platformFailures(from: address, limits: platform),
             .failures(from: address, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress),
-        ])
+        ]
         let server: ResourceServerAuthenticator.Authenticated?
         do {
-            server = try await resourceServers.authenticate(request, tenant: tenant, form: form.singleValued, checkingRevocationOf: jti)
+            server = try await resourceServers.authenticate(request, tenant: tenant, form: form.singleValued, checkingRevocationOf: jti,
+                                                            limiter: limiter, checks: checks)
         } catch let error as OAuthError where error.code == .invalidClient {
             await failures.record(tenantID: tenantID, source: context.sourceAddress, limitAddress: address,
                                   limit: limits.failedAuthenticationsPerAddress, credential: "resource_server", requestID: context.requestID)
