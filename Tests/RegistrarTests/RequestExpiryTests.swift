@@ -40,14 +40,19 @@ struct RequestExpiryTests {
     func finishedWorkLeavesNothingWatched() async throws {
         struct Own: Error {}
         let watch = DeadlineWatch(tick: 0.01)
-        let expired = Mutex(false)
-        let early = watch.watch(until: .now + .seconds(60)) { expired.withLock { $0 = true } }
+        let cancelled = Mutex(0)
+        let early = watch.watch(until: .now + .seconds(60))
+        early.onExpiry { cancelled.withLock { $0 += 1 } }
         #expect(watch.count == 1)
+        early.finish()
+        early.expire()
         watch.release(early)
-        #expect(watch.count == 0)
-        let late = watch.watch(until: .now + .milliseconds(30)) { expired.withLock { $0 = true } }
+        #expect(watch.count == 0 && !early.hasExpired && cancelled.withLock { $0 } == 0, "finished work is never cancelled")
+        let late = watch.watch(until: .now + .milliseconds(30))
+        late.onExpiry { cancelled.withLock { $0 += 1 } }
         try await Task.sleep(for: .milliseconds(300))
-        #expect(late.hasExpired && expired.withLock { $0 } && watch.count == 0, "a passed deadline fires once and is forgotten")
+        late.finish()
+        #expect(late.hasExpired && cancelled.withLock { $0 } == 1 && watch.count == 0, "a passed deadline cancels once and is forgotten")
         #expect(try await withDeadline(.seconds(5), "work") { 42 } == 42)
         await #expect(throws: Own.self) { try await withDeadline(.seconds(5), "work") { throw Own() } }
     }

@@ -12,9 +12,14 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 /// `limit`, so that an unreachable database or an exhausted pool becomes an error, not a hang.
 /// Like a task group, it returns only once `body` has ended (a cancelled query stops quickly).
 public func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    let work = Task { try await body() }
-    let watch = DeadlineWatch.shared.watch(until: .now + limit) { work.cancel() }
+    let watch = DeadlineWatch.shared.watch(until: .now + limit)
     defer { DeadlineWatch.shared.release(watch) }
+    // The body marks its own end, so that an error of its own at the deadline stays its own.
+    let work = Task {
+        defer { watch.finish() }
+        return try await body()
+    }
+    watch.onExpiry { work.cancel() }
     do {
         return try await withTaskCancellationHandler {
             try await work.value
@@ -34,22 +39,39 @@ public func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, _ body:
 final class DeadlineWatch: @unchecked Sendable {
     static let shared = DeadlineWatch(tick: 0.01)
 
-    /// One watched deadline.
+    /// One watched deadline: pending until the work finishes or the deadline passes, whichever
+    /// comes first; only an expiry while pending cancels the work.
     final class Watch: Sendable {
+        enum State { case pending, finished, expired }
         let deadline: ContinuousClock.Instant
-        private let onExpiry: @Sendable () -> Void
-        private let expired = Mutex(false)
+        private let state = Mutex<(state: State, cancel: (@Sendable () -> Void)?)>((.pending, nil))
 
-        init(deadline: ContinuousClock.Instant, onExpiry: @escaping @Sendable () -> Void) {
+        init(deadline: ContinuousClock.Instant) {
             self.deadline = deadline
-            self.onExpiry = onExpiry
         }
 
-        var hasExpired: Bool { expired.withLock { $0 } }
+        var hasExpired: Bool { state.withLock { $0.state == .expired } }
+
+        /// What cancels the work; run at once if the deadline has already passed.
+        func onExpiry(_ cancel: @escaping @Sendable () -> Void) {
+            let expired = state.withLock { current -> Bool in
+                current.cancel = cancel
+                return current.state == .expired
+            }
+            if expired { cancel() }
+        }
+
+        func finish() {
+            state.withLock { if $0.state == .pending { $0.state = .finished } }
+        }
 
         func expire() {
-            expired.withLock { $0 = true }
-            onExpiry()
+            let cancel = state.withLock { current -> (@Sendable () -> Void)? in
+                guard current.state == .pending else { return nil }
+                current.state = .expired
+                return current.cancel
+            }
+            cancel?()
         }
     }
 
@@ -63,8 +85,8 @@ final class DeadlineWatch: @unchecked Sendable {
         self.tick = tick
     }
 
-    func watch(until deadline: ContinuousClock.Instant, _ onExpiry: @escaping @Sendable () -> Void) -> Watch {
-        let watch = Watch(deadline: deadline, onExpiry: onExpiry)
+    func watch(until deadline: ContinuousClock.Instant) -> Watch {
+        let watch = Watch(deadline: deadline)
         if deadline <= .now {
             watch.expire()
             return watch
