@@ -9,10 +9,14 @@ ALTER TABLE authorization_codes
 -- Disabling or deleting a client ends every token issued to it: its families are revoked and
 -- their unexpired access tokens listed as revoked (RFC 7662 §2.2: inactive at introspection at
 -- once), in the transaction that changes the client. Only in the client's own tenant
--- transaction: a tenant's deletion takes all of its rows with it anyway.
+-- transaction: a tenant's deletion takes all of its rows with it anyway. Two statements, not
+-- one: a refresh racing it holds its family's row, the UPDATE waits for it, and only a statement
+-- that starts after that wait sees the access token the refresh recorded.
 CREATE FUNCTION registrar_revoke_client_tokens() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    v_families uuid[];
 BEGIN
     IF registrar_current_tenant() IS NOT DISTINCT FROM OLD.tenant_id THEN
         WITH revoked AS (
@@ -20,10 +24,13 @@ BEGIN
             WHERE tenant_id = OLD.tenant_id AND client_id = OLD.client_id AND revoked_at IS NULL
             RETURNING family_id
         )
-        INSERT INTO access_token_revocations (tenant_id, jti, expires_at)
-        SELECT a.tenant_id, a.jti, a.expires_at FROM family_access_tokens a
-        WHERE a.tenant_id = OLD.tenant_id AND a.family_id IN (SELECT family_id FROM revoked) AND a.expires_at > now()
-        ON CONFLICT (tenant_id, jti) DO NOTHING;
+        SELECT array_agg(family_id) INTO v_families FROM revoked;
+        IF v_families IS NOT NULL THEN
+            INSERT INTO access_token_revocations (tenant_id, jti, expires_at)
+            SELECT a.tenant_id, a.jti, a.expires_at FROM family_access_tokens a
+            WHERE a.tenant_id = OLD.tenant_id AND a.family_id = ANY (v_families) AND a.expires_at > now()
+            ON CONFLICT (tenant_id, jti) DO NOTHING;
+        END IF;
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;

@@ -161,36 +161,6 @@ BEGIN
 END
 $$;
 
--- Disabling or deleting a client (sql/0016) revokes its families in two statements, not one: a
--- refresh racing it holds its family's row, the UPDATE waits for it, and only a statement that
--- starts after that wait sees the access token the refresh recorded and lists it as revoked.
-CREATE OR REPLACE FUNCTION registrar_revoke_client_tokens() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    v_families uuid[];
-BEGIN
-    IF registrar_current_tenant() IS NOT DISTINCT FROM OLD.tenant_id THEN
-        WITH revoked AS (
-            UPDATE token_families SET revoked_at = now(), revoked_reason = 'client_revoked'
-            WHERE tenant_id = OLD.tenant_id AND client_id = OLD.client_id AND revoked_at IS NULL
-            RETURNING family_id
-        )
-        SELECT array_agg(family_id) INTO v_families FROM revoked;
-        IF v_families IS NOT NULL THEN
-            INSERT INTO access_token_revocations (tenant_id, jti, expires_at)
-            SELECT a.tenant_id, a.jti, a.expires_at FROM family_access_tokens a
-            WHERE a.tenant_id = OLD.tenant_id AND a.family_id = ANY (v_families) AND a.expires_at > now()
-            ON CONFLICT (tenant_id, jti) DO NOTHING;
-        END IF;
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-        RETURN OLD;
-    END IF;
-    RETURN NEW;
-END
-$$;
-
 GRANT EXECUTE ON FUNCTION
     registrar_record_issued_tokens(uuid, uuid, timestamptz, text, timestamptz, text, timestamptz),
     registrar_find_authorization_code(uuid, text),

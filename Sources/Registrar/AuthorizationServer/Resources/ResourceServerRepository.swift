@@ -93,8 +93,8 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
                created_at, updated_at, last_used_at, \(microsSQL)
         """
     static let columns = selection + " FROM resource_servers"
-    /// How many columns `selection` names.
-    static let selectionCount = 11
+    /// How many columns `selection` names (a plain list: every comma separates two).
+    static let selectionCount = selection.split(separator: ",").count
 
     public func find(uri: ResourceIndicator, tenant: UUID) async throws -> ResourceServer? {
         try await database.withTenant(tenant) { connection in
