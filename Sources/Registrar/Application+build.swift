@@ -23,6 +23,10 @@ public struct AppOverrides: Sendable {
     public var readAuditFlushInterval: Duration = .seconds(60)
     /// Counts the token verifications that reach argon2 (tests read it).
     public var argon2Verifications = VerificationCounter()
+    /// How the outbound fetcher resolves host names (tests make a name resolve where they need it).
+    public var hostResolver: any HostResolver = SystemHostResolver()
+    /// The outbound fetcher's time limit for one fetch (tests of a slow host shorten it).
+    public var outboundTimeout: Duration = .seconds(5)
     public init() {}
 }
 
@@ -126,6 +130,13 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let csrf = CSRFProtection(key: tags.derived(for: "csrf"))
     let pages = try PageRenderer()
     let openAPIDocument = config.openAPIFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+    // Everything fetched on a client's say-so goes through this one guarded client.
+    var outbound = config.outbound
+    outbound.timeout = overrides.outboundTimeout
+    let fetcher = try GuardedHTTPClient(configuration: outbound, resolver: overrides.hostResolver)
+    let remoteKeys = RemoteKeySets(fetcher: fetcher)
+    let documents = MetadataDocumentClients(clients: clients, fetcher: fetcher, limiter: limiter, platform: platformLimits,
+                                            logger: logger, now: overrides.now)
 
     // The middleware order, outermost first, is part of the design:
     // 1. RequestMiddleware: request id, source address, access log, `nosniff` on every answer;
@@ -180,7 +191,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         keys: adminKeys, audit: PostgresAuditRepository(database: database),
         platformAudit: PostgresPlatformAuditRepository(database: database), hasher: hasher, verifier: verifier,
         resolver: resolver, intake: intake, limiter: limiter, usage: usage, failures: failures, platformRateLimits: platformLimits, reaper: reaperRepository,
-        assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database)), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
+        assertions: ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database), remoteKeys: remoteKeys), openAPIDocument: openAPIDocument, maximumBodyBytes: config.maximumBodyBytes, now: overrides.now
     )
     admin.addRoutes(to: router)
     admin.addSigningKeyRoutes(to: router, keys: signingKeys)
@@ -193,16 +204,16 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     AdminGrantRoutes(admin: admin, users: users, grants: consentGrants).addRoutes(to: router)
     // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
     AuthorizeController(
-        resolver: resolver, clients: clients, sessions: sessionStore, grants: consentGrants,
+        resolver: resolver, clients: clients, documents: documents, sessions: sessionStore, grants: consentGrants,
         codes: authorizationCodes, resources: resourceServerRepository,
         csrf: csrf, pages: pages, now: overrides.now
     ).addRoutes(to: router)
     // The token, revocation and introspection endpoints (RFC 6749, RFC 7009, RFC 7662).
-    let assertions = ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database))
+    let assertions = ClientAssertionVerifier(replay: PostgresClientAssertionReplayRepository(database: database), remoteKeys: remoteKeys)
     let tokenGrantRepository = PostgresTokenGrantRepository(database: database)
     TokenController(
         resolver: resolver,
-        authenticator: ClientAuthenticator(clients: clients, verifier: verifier, assertions: assertions, limiter: limiter, failures: failures,
+        authenticator: ClientAuthenticator(clients: clients, documents: documents, verifier: verifier, assertions: assertions, limiter: limiter, failures: failures,
                                            platform: platformLimits, now: overrides.now),
         grants: TokenGrants(grants: tokenGrantRepository, issuer: accessTokens, signingKeys: signingKeys, resources: resourceServerRepository,
                             now: overrides.now),

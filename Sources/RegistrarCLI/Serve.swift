@@ -19,6 +19,10 @@ struct Serve: AsyncParsableCommand {
     var baseDomain: String?
     @Option(name: .customLong("trusted-proxy"), help: "Address or CIDR whose X-Forwarded-* headers are believed; repeatable (env REGISTRAR_TRUSTED_PROXIES, comma-separated).")
     var trustedProxies: [String] = []
+    @Option(name: .customLong("outbound-allow"), help: "Address or CIDR the outbound fetcher (metadata documents, jwks_uri) may reach although it is private, loopback or otherwise special-use; repeatable, empty by default (env REGISTRAR_OUTBOUND_ALLOW, comma-separated).")
+    var outboundAllow: [String] = []
+    @Option(name: .customLong("outbound-ca-file"), help: "PEM file of CA certificates the outbound fetcher trusts besides the system's (env REGISTRAR_OUTBOUND_CA_FILE).")
+    var outboundCAFile: String?
     @OptionGroup var argon2Options: Argon2Options
     @Option(name: .customLong("worker-threads"), help: "argon2 worker threads (env REGISTRAR_WORKER_THREADS, default: cores).")
     var workerThreads: Int?
@@ -123,6 +127,14 @@ struct Serve: AsyncParsableCommand {
             sqlDirectory: database.resolvedSQLDirectory,
             openAPIFile: openAPIFile ?? Environment.string("REGISTRAR_OPENAPI_FILE") ?? RegistrarConfig.locateOpenAPIFile(),
             bootstrapKey: Environment.string("REGISTRAR_BOOTSTRAP_KEY"))
+        let allowed = outboundAllow.isEmpty
+            ? (Environment.string("REGISTRAR_OUTBOUND_ALLOW")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
+            : outboundAllow
+        config.outbound.allowedRanges = try allowed.map(IPRange.init)
+        config.outbound.extraCAFile = outboundCAFile ?? Environment.string("REGISTRAR_OUTBOUND_CA_FILE")
+        if let file = config.outbound.extraCAFile, !FileManager.default.isReadableFile(atPath: file) {
+            throw CLIError("--outbound-ca-file (REGISTRAR_OUTBOUND_CA_FILE): \(file) cannot be read")
+        }
         config.tokenTagKey = try Environment.string("REGISTRAR_TOKEN_TAG_KEY").map(TokenTagKey.init(base64URL:))
         config.keyEncryptionKey = try (keyEncryptionKey ?? Environment.string("REGISTRAR_KEY_ENCRYPTION_KEY")).map(KeyEncryptionKey.init(base64URL:))
         // Refused here already, so the message comes before any connection is tried.

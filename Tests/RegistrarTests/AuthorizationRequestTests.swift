@@ -267,10 +267,29 @@ struct AuthorizationRequestTests {
         var changes = changes
         changes["redirect_uri"] = redirects.contains(Self.redirect) ? Self.redirect : redirects[0]
         let request = try Self.validate(Self.query(changes), client: client).get()
-        var settings = AuthorizationServerSettings()
-        settings.consentMode = mode
-        settings.consentAlwaysForLoopbackOnlyClients = loopbackPolicy
-        #expect(request.needsConsent(grantedScopes: granted, client: client, settings: settings) == needed, "\(name)")
+        var policy = RegistrationPolicy()
+        policy.authorizationServer.consentMode = mode
+        policy.authorizationServer.consentAlwaysForLoopbackOnlyClients = loopbackPolicy
+        #expect(request.needsConsent(grantedScopes: granted, client: client, policy: policy) == needed, "\(name)")
+    }
+
+    static let documentConsentCases: [(String, Bool, RegisteredClient.Origin, [String], Bool)] = [
+        // (name, document loopback policy, origin, client redirects, consent needed despite a covering grant)
+        ("a document's loopback-only client, asked every time by default", true, .cimd, ["http://localhost/callback"], true),
+        ("a document's loopback-only client, the tenant turned it off", false, .cimd, ["http://localhost/callback"], false),
+        ("a document's client with an https redirect", true, .cimd, [redirect], false),
+        ("a registered loopback-only client is not a document's", true, .dcr, ["http://localhost/callback"], false),
+    ]
+
+    @Test("A metadata document's loopback-only client is asked for consent every time, unless the tenant's document policy says otherwise",
+          arguments: documentConsentCases)
+    func documentConsent(_ name: String, _ documentPolicy: Bool, _ origin: RegisteredClient.Origin, _ redirects: [String], _ needed: Bool) throws {
+        var client = Self.client(redirects: redirects)
+        client.registeredVia = origin
+        let request = try Self.validate(Self.query(["redirect_uri": redirects[0]]), client: client).get()
+        var policy = RegistrationPolicy()
+        policy.metadataDocuments.consentAlwaysForLoopbackOnlyClients = documentPolicy
+        #expect(request.needsConsent(grantedScopes: ["openid", "profile", "email"], client: client, policy: policy) == needed, "\(name)")
     }
 
     @Test("A grant holds the union of the scopes consented to, each once")

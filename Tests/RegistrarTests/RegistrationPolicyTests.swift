@@ -114,7 +114,7 @@ struct RegistrationPolicyTests {
             "default_scopes", "unknown_scopes", "client_secret_lifetime_seconds", "registration_access_token_rotation",
             "registration_access_token_grace_seconds", "software_statement_mode", "trusted_software_statement_issuers",
             "rate_limits", "max_clients", "deduplication_window_seconds", "reap_never_used_after_hours",
-            "reap_unused_after_days", "reap_delete_after_days", "authorization_server",
+            "reap_unused_after_days", "reap_delete_after_days", "authorization_server", "client_id_metadata_documents",
         ])
         #expect(RegistrationPolicy().json.encodedString().contains("\"client_secret_lifetime_seconds\":0"))
     }

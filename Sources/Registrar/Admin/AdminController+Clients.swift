@@ -48,7 +48,9 @@ extension AdminController {
     }
 
     func client(_ record: TenantRecord, _ context: AppRequestContext) async throws -> RegisteredClient {
-        let clientID = try context.parameters.require("client_id")
+        // A metadata document's client is named by its URL, percent-encoded into one path segment.
+        let raw = try context.parameters.require("client_id")
+        let clientID = raw.contains("%") ? (raw.removingPercentEncoding ?? raw) : raw
         guard let client = try await clients.find(tenantID: record.tenant.id, clientID: clientID) else { throw Problem.notFound }
         return client
     }
@@ -146,6 +148,9 @@ extension AdminController {
     @Sendable func reissueRegistrationAccessToken(request: Request, context: AppRequestContext) async throws -> Response {
         let (principal, record) = try await tenant(request, context, .write)
         let found = try await client(record, context)
+        guard found.registeredVia != .cimd else {
+            throw Problem(.conflict, "the client is described by its metadata document and has no registration access token")
+        }
         let token = SecretGenerator.registrationAccessToken()
         let protected = try await verifier.protect(token, tenant: record.tenant.id)
         let now = now()

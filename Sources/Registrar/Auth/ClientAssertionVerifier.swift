@@ -15,9 +15,18 @@ public struct ClientAssertionVerifier: Sendable {
     public static let allowedSkew: TimeInterval = 60
 
     let replay: any ClientAssertionReplayRepository
+    /// Where the keys of a client registered with `jwks_uri` are fetched; without it only keys
+    /// held in the client's metadata (`jwks`) verify.
+    let remoteKeys: RemoteKeySets?
 
     public init(replay: any ClientAssertionReplayRepository) {
         self.replay = replay
+        self.remoteKeys = nil
+    }
+
+    init(replay: any ClientAssertionReplayRepository, remoteKeys: RemoteKeySets?) {
+        self.replay = replay
+        self.remoteKeys = remoteKeys
     }
 
     /// Why an assertion was refused (for logs and tests; the caller answers one generic 401).
@@ -36,9 +45,16 @@ public struct ClientAssertionVerifier: Sendable {
         guard let algorithm = header["alg"]?.stringValue, Self.acceptedAlgorithms.contains(algorithm) else {
             throw Rejected("algorithm not accepted")
         }
-        // RFC 7523 §3 item 9: verified with the client's registered keys. Only `jwks` held in
-        // the client's metadata is used; `jwks_uri` would be an outbound fetch on this path.
-        guard let jwks = client.metadata.jwks else { throw Rejected("the client has no registered jwks") }
+        // RFC 7523 §3 item 9: verified with the client's registered keys: its `jwks`, or the set
+        // at its `jwks_uri`, fetched through the guarded client.
+        let jwks: JSONValue
+        if let registered = client.metadata.jwks {
+            jwks = registered
+        } else if let uri = client.metadata.jwksURI, let remoteKeys {
+            jwks = try await remoteKeys.keys(at: uri, now: now)
+        } else {
+            throw Rejected("the client has no registered keys")
+        }
         let keys = JWTKeyCollection()
         do {
             try await keys.add(jwksJSON: SoftwareStatementVerifier.keysWithIdentifiers(jwks).encodedString())

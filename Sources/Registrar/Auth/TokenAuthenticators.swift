@@ -102,14 +102,15 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
 
     func verify(_ request: Request, tenantID: UUID, clientID: String) async throws -> Authenticated {
         guard let token = try BearerToken.from(request), BearerToken.isRegistrationAccessTokenShaped(token),
-              let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active
+              let client = try await clients.find(tenantID: tenantID, clientID: clientID), client.status == .active,
+              let currentHash = client.registrationAccessTokenHash
         else { throw OAuthError.invalidToken }
-        switch try await verifier.verify(token, against: client.registrationAccessTokenHash, tag: client.registrationAccessTokenTag, tenant: tenantID) {
+        switch try await verifier.verify(token, against: currentHash, tag: client.registrationAccessTokenTag, tenant: tenantID) {
         case .verified(let rehash, let untagged):
             if rehash {
                 let fresh = try await verifier.protect(token, tenant: tenantID)
                 try await clients.rehashRegistrationAccessToken(tenantID: tenantID, clientID: clientID,
-                                                                from: client.registrationAccessTokenHash, to: fresh)
+                                                                from: currentHash, to: fresh)
                 var rehashed = client
                 rehashed.registrationAccessTokenHash = fresh.hash
                 rehashed.registrationAccessTokenTag = fresh.tag
@@ -117,9 +118,9 @@ struct RegistrationAccessTokenAuthenticator: Sendable {
             }
             if untagged {
                 try await clients.storeTag(tenantID: tenantID, clientID: clientID, .registrationAccessToken,
-                                           hash: client.registrationAccessTokenHash, tag: verifier.tags.tag(token))
+                                           hash: currentHash, tag: verifier.tags.tag(token))
             }
-            return Authenticated(client: client, matchedHash: client.registrationAccessTokenHash)
+            return Authenticated(client: client, matchedHash: currentHash)
         case .mismatch:
             // RFC 7592 §3 lets the server rotate the token; the previous one keeps working for a
             // short grace so that a client that lost the response is not locked out.

@@ -16,6 +16,8 @@ public struct RegistrarConfig: Sendable {
     public var baseDomain: String?
     /// Peers whose `X-Forwarded-For` / `X-Forwarded-Host` are believed.
     public var trustedProxies: [IPRange]
+    /// The guarded outbound client: its allowlist of special-use ranges and extra CA file.
+    public var outbound = GuardedHTTPClient.Configuration()
     public var argon2: Argon2Hasher.Parameters
     public var argon2Threads: Int
     public var argon2QueueLimit: Int

@@ -93,6 +93,11 @@ struct MetadataController: Sendable {
             "id_token_signing_alg_values_supported": .array([.string(AccessTokenIssuer.algorithm)]),
             "subject_types_supported": .array([.string("public")]),
         ]
+        // draft-ietf-oauth-client-id-metadata-document-01 §5: said only where the tenant accepts
+        // documents; `none` stays among the methods, which is when Claude chooses a document.
+        if policy.metadataDocuments.enabled {
+            document["client_id_metadata_document_supported"] = .bool(true)
+        }
         if policy.tokenEndpointAuthMethods.contains(.privateKeyJWT) {
             let algorithms = JSONValue.array(clientAssertionSigningAlgorithms.map(JSONValue.string))
             document["token_endpoint_auth_signing_alg_values_supported"] = algorithms

@@ -32,11 +32,7 @@ struct RegistrationController: Sendable {
             checks += [.platformFailures(from: address, limits: platform),
                        .failures(from: address, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress)]
         }
-        checks += [
-            RateLimitCheck("register_per_address", key: "register:\(address)", tenantID: tenantID, limit: limits.registerPerAddress),
-            RateLimitCheck("platform_register_per_address", key: "register:\(address)", tenantID: nil, limit: platform.registerPerAddress),
-            RateLimitCheck("register_per_tenant", key: "register", tenantID: tenantID, limit: limits.registerPerTenant),
-        ]
+        checks += RateLimitCheck.registration(from: address, tenantID: tenantID, limits: limits, platform: platform)
         try await limiter.check(checks)
         let presented: InitialAccessTokenAuthenticator.Presented?
         do {

@@ -20,7 +20,9 @@ public struct RegisteredClient: Sendable, Equatable {
     public var clientSecretHash: String?
     /// nil: the secret never expires (RFC 7591 §3.2.1 `client_secret_expires_at` = 0).
     public var clientSecretExpiresAt: Date?
-    public var registrationAccessTokenHash: String
+    /// nil for a client of a metadata document: it never registered, so nothing manages it
+    /// through RFC 7592.
+    public var registrationAccessTokenHash: String?
     /// The token replaced by the last rotation, accepted until `previousRegistrationAccessTokenValidUntil`.
     public var previousRegistrationAccessTokenHash: String?
     public var previousRegistrationAccessTokenValidUntil: Date?
@@ -39,10 +41,12 @@ public struct RegisteredClient: Sendable, Equatable {
     public var dedupKey: String?
     /// The verified claims of the software statement the client registered with (RFC 7591 §2.3).
     public var softwareStatement: JSONValue?
+    /// For a client of a metadata document: its last fetch and how long that is believed.
+    public var document: MetadataDocumentFetch?
 
     public init(
         tenantID: UUID, clientID: String, metadata: ClientMetadata, clientSecretHash: String?, clientSecretExpiresAt: Date?,
-        registrationAccessTokenHash: String, registeredVia: Origin, initialAccessTokenID: String? = nil,
+        registrationAccessTokenHash: String?, registeredVia: Origin, initialAccessTokenID: String? = nil,
         sourceAddress: String?, status: Status = .active, createdAt: Date, updatedAt: Date? = nil,
         previousRegistrationAccessTokenHash: String? = nil, previousRegistrationAccessTokenValidUntil: Date? = nil,
         softwareStatement: JSONValue? = nil, lastUsedAt: Date? = nil
@@ -66,11 +70,28 @@ public struct RegisteredClient: Sendable, Equatable {
     }
 }
 
+/// One fetch of a client ID metadata document, as its client row keeps it.
+public struct MetadataDocumentFetch: Sendable, Equatable {
+    public var fetchedAt: Date
+    /// Until when the document is used without asking its host again.
+    public var expiresAt: Date
+    /// The validators of a conditional revalidation (RFC 9111 §4.3.1).
+    public var etag: String?
+    public var lastModified: String?
+
+    public init(fetchedAt: Date, expiresAt: Date, etag: String? = nil, lastModified: String? = nil) {
+        self.fetchedAt = fetchedAt
+        self.expiresAt = expiresAt
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+}
+
 extension RegisteredClient {
     /// Whether a token that matched `hash` still authorises this client at `now`: the current
     /// token, or the previous one inside its grace.
     public func acceptsRegistrationAccessToken(matching hash: String, at now: Date) -> Bool {
-        status == .active && (registrationAccessTokenHash == hash
+        status == .active && ((registrationAccessTokenHash != nil && registrationAccessTokenHash == hash)
             || (previousRegistrationAccessTokenHash == hash && (previousRegistrationAccessTokenValidUntil ?? .distantPast) > now))
     }
 

@@ -88,6 +88,8 @@ public struct RegistrationPolicy: Sendable, Equatable {
     public var reapDeleteAfterDays = 7
     /// The settings of the tenant's authorization server (lifetimes, consent, sessions).
     public var authorizationServer = AuthorizationServerSettings()
+    /// Client ID metadata documents: on or off, from which hosts, cached how long.
+    public var metadataDocuments = MetadataDocumentSettings()
 
     public init() {}
 
@@ -99,8 +101,13 @@ public struct RegistrationPolicy: Sendable, Equatable {
 
     /// Whether `host` is on the trusted list: exact match, or a strict subdomain of a `*.` pattern.
     public func isTrustedRedirectHost(_ host: String) -> Bool {
+        Self.host(host, matchesAnyOf: trustedRedirectHosts)
+    }
+
+    /// Exact match, or a strict subdomain of a `*.` pattern (never its apex), case-insensitively.
+    static func host(_ host: String, matchesAnyOf patterns: [String]) -> Bool {
         let host = host.lowercased()
-        return trustedRedirectHosts.contains { pattern in
+        return patterns.contains { pattern in
             let pattern = pattern.lowercased()
             if pattern.hasPrefix("*.") {
                 let suffix = pattern.dropFirst(1)  // ".example.com"
@@ -161,6 +168,7 @@ extension RegistrationPolicy {
         case reapUnusedAfterDays = "reap_unused_after_days"
         case reapDeleteAfterDays = "reap_delete_after_days"
         case authorizationServer = "authorization_server"
+        case metadataDocuments = "client_id_metadata_documents"
     }
 
     /// Parses a stored or submitted policy; omitted fields keep their defaults.
@@ -249,6 +257,9 @@ extension RegistrationPolicy {
         if let settings = reader.present(Key.authorizationServer.rawValue) {
             policy.authorizationServer = try AuthorizationServerSettings(json: settings, field: Key.authorizationServer.rawValue)
         }
+        if let settings = reader.present(Key.metadataDocuments.rawValue) {
+            policy.metadataDocuments = try MetadataDocumentSettings(json: settings, field: Key.metadataDocuments.rawValue)
+        }
         if policy.softwareStatementMode == .required && policy.trustedSoftwareStatementIssuers.isEmpty {
             throw PolicyError(field: Key.trustedSoftwareStatementIssuers.rawValue, reason: "required software statements need at least one trusted issuer")
         }
@@ -282,6 +293,7 @@ extension RegistrationPolicy {
             Key.reapUnusedAfterDays.rawValue: .number(Double(reapUnusedAfterDays)),
             Key.reapDeleteAfterDays.rawValue: .number(Double(reapDeleteAfterDays)),
             Key.authorizationServer.rawValue: authorizationServer.json,
+            Key.metadataDocuments.rawValue: metadataDocuments.json,
         ])
     }
 

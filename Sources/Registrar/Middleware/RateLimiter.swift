@@ -57,6 +57,16 @@ public struct RateLimitCheck: Sendable {
         RateLimitCheck("failed_authentications", key: "failed:\(address)", tenantID: tenantID, limit: limit, consume: false)
     }
 
+    /// What one registration costs: the address's budget (the tenant's, then the platform's),
+    /// then the tenant's, which every caller shares. A metadata document's first fetch pays the same.
+    static func registration(from address: String, tenantID: UUID, limits: RateLimits, platform: PlatformRateLimits) -> [RateLimitCheck] {
+        [
+            RateLimitCheck("register_per_address", key: "register:\(address)", tenantID: tenantID, limit: limits.registerPerAddress),
+            RateLimitCheck("platform_register_per_address", key: "register:\(address)", tenantID: nil, limit: platform.registerPerAddress),
+            RateLimitCheck("register_per_tenant", key: "register", tenantID: tenantID, limit: limits.registerPerTenant),
+        ]
+    }
+
     /// The same, across every tenant: guessing spread over many tenants is still one address.
     static func platformFailures(from address: String, limits: PlatformRateLimits) -> RateLimitCheck {
         RateLimitCheck("platform_failed_authentications", key: "failed:\(address)", tenantID: nil,

@@ -69,7 +69,7 @@ public struct PostgresClientReaperRepository: ClientReaperRepository {
     /// for months must keep working (issue 11 item 3), and disabling it would end tokens its
     /// user consented to.
     static func disableCondition(_ builder: inout QueryBuilder, tenantID: UUID, rule: ReapingRule) throws {
-        try builder.append("tenant_id = ? AND status = 'active' AND registered_via = 'dcr' AND (false", tenantID)
+        try builder.append("tenant_id = ? AND status = 'active' AND registered_via IN ('dcr', 'cimd') AND (false", tenantID)
         if let before = rule.neverUsedCreatedBefore { try builder.append(" OR (last_used_at IS NULL AND created_at < ?)", before) }
         if let since = rule.unusedSince { try builder.append(" OR COALESCE(last_used_at, created_at) < ?", since) }
         try builder.append(") AND NOT EXISTS (SELECT 1 FROM token_families f WHERE f.tenant_id = clients.tenant_id"

@@ -8,6 +8,8 @@ public enum ClientRepositoryError: Error, Equatable {
     case initialAccessTokenUnusable
     /// The tenant holds its maximum number of dynamically registered clients.
     case quotaReached
+    /// A client of another kind holds the metadata document's URL as its id.
+    case notADocumentClient
 }
 
 /// Registered clients of one tenant at a time. Every change is written together with its
@@ -45,6 +47,13 @@ public protocol ClientRepository: Sendable {
     func setStatus(tenantID: UUID, clientID: String, status: RegisteredClient.Status, at now: Date, audit: AuditEvent) async throws -> Bool
     /// Records use, coalesced: at most one write a minute per client.
     func markUsed(tenantID: UUID, clientID: String, at now: Date) async throws
+    /// Stores a metadata document's client as fetched now: a new row (counted against
+    /// `maxClients`, audited), or the new metadata and fetch of the existing one. An admin's
+    /// disable stands; a row the reaper disabled comes back, since its document still vouches
+    /// for it. Returns the stored row.
+    func storeDocumentClient(_ client: RegisteredClient, maxClients: Int, audit: AuditEvent) async throws -> RegisteredClient
+    /// Believes the stored document for longer after its host answered 304 Not Modified.
+    func renewDocument(tenantID: UUID, clientID: String, _ fetch: MetadataDocumentFetch) async throws
 }
 
 /// The argon2-hashed credentials of a client, each with its tag column.
@@ -109,14 +118,15 @@ public struct PostgresClientRepository: ClientRepository {
                 INSERT INTO clients (tenant_id, client_id, metadata, token_endpoint_auth_method, client_secret_hash,
                     client_secret_expires_at, registration_access_token_hash, registered_via, initial_access_token_id,
                     source_address, status, created_at, updated_at, software_statement, dedup_key, client_secret_tag,
-                    registration_access_token_tag)
+                    registration_access_token_tag, document_fetched_at, document_expires_at, document_etag, document_last_modified)
                 VALUES (\(client.tenantID), \(client.clientID), \(metadata)::jsonb, \(client.metadata.tokenEndpointAuthMethod.rawValue),
                     \(client.clientSecretHash), \(client.clientSecretExpiresAt), \(client.registrationAccessTokenHash),
                     \(client.registeredVia.rawValue), \(client.initialAccessTokenID), \(client.sourceAddress),
                     \(client.status.rawValue), \(client.createdAt), \(client.updatedAt), \(statement)::jsonb, \(client.dedupKey),
-                    \(client.clientSecretTag), \(client.registrationAccessTokenTag))
+                    \(client.clientSecretTag), \(client.registrationAccessTokenTag), \(client.document?.fetchedAt),
+                    \(client.document?.expiresAt), \(client.document?.etag), \(client.document?.lastModified))
                 """, logger: logger)
-            if maxClients > 0 && client.registeredVia == .dcr {
+            if maxClients > 0 && client.registeredVia != .admin {
                 // The insert's trigger counted the client on the tenant's counter row and holds
                 // that row until commit, so concurrent registrations see each other's counts and
                 // the limit holds exactly; over it, the transaction rolls back.
@@ -237,7 +247,8 @@ public struct PostgresClientRepository: ClientRepository {
         client_id, metadata::text, client_secret_hash, client_secret_expires_at, registration_access_token_hash,
         registered_via, initial_access_token_id, source_address, status, created_at, updated_at,
         previous_rat_hash, previous_rat_valid_until, software_statement::text, last_used_at,
-        client_secret_tag, registration_access_token_tag, previous_rat_tag
+        client_secret_tag, registration_access_token_tag, previous_rat_tag,
+        document_fetched_at, document_expires_at, document_etag, document_last_modified
         """
     /// How many `columns` there are (a plain list: every comma separates two).
     static let columnCount = columns.split(separator: ",").count
@@ -268,8 +279,7 @@ public struct PostgresClientRepository: ClientRepository {
         for row in rows.prefix(limit) {
             guard let client = try Self.decode(row, tenantID: tenantID) else { continue }
             items.append(client)
-            let micros = try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?,
-                                         String?, Date?, String?, String?, String?, Int64).self).18
+            let micros = try row.makeRandomAccess()[Self.columnCount].decode(Int64.self)
             last = Cursor(micros: micros, id: client.clientID)
         }
         return Page(items: items, nextCursor: rows.count > limit ? last?.encoded : nil)
@@ -288,6 +298,52 @@ public struct PostgresClientRepository: ClientRepository {
         }
     }
 
+    public func storeDocumentClient(_ client: RegisteredClient, maxClients: Int, audit: AuditEvent) async throws -> RegisteredClient {
+        let metadata = JSONValue.object(client.metadata.json).encodedString()
+        let fetch = client.document
+        return try await database.withTenant(client.tenantID) { connection in
+            // `xmax = 0` tells an inserted row from an updated one.
+            let rows = try await connection.run("""
+                INSERT INTO clients (tenant_id, client_id, metadata, token_endpoint_auth_method, registered_via, source_address, status,
+                    created_at, updated_at, document_fetched_at, document_expires_at, document_etag, document_last_modified)
+                VALUES (\(client.tenantID), \(client.clientID), \(metadata)::jsonb, \(client.metadata.tokenEndpointAuthMethod.rawValue), 'cimd',
+                    \(client.sourceAddress), 'active', \(client.createdAt), \(client.updatedAt), \(fetch?.fetchedAt), \(fetch?.expiresAt),
+                    \(fetch?.etag), \(fetch?.lastModified))
+                ON CONFLICT (tenant_id, client_id) DO UPDATE SET metadata = EXCLUDED.metadata,
+                    token_endpoint_auth_method = EXCLUDED.token_endpoint_auth_method,
+                    updated_at = CASE WHEN clients.metadata = EXCLUDED.metadata THEN clients.updated_at ELSE EXCLUDED.updated_at END,
+                    document_fetched_at = EXCLUDED.document_fetched_at, document_expires_at = EXCLUDED.document_expires_at,
+                    document_etag = EXCLUDED.document_etag, document_last_modified = EXCLUDED.document_last_modified,
+                    status = CASE WHEN clients.reaped_at IS NOT NULL THEN 'active' ELSE clients.status END,
+                    reaped_at = NULL
+                WHERE clients.registered_via = 'cimd'
+                RETURNING \(unescaped: Self.columns), xmax = 0
+                """, logger: logger)
+            guard let row = rows.first, let stored = try Self.decode(row, tenantID: client.tenantID) else {
+                throw ClientRepositoryError.notADocumentClient
+            }
+            if try row.makeRandomAccess()[Self.columnCount].decode(Bool.self) {
+                if maxClients > 0 {
+                    let count = try await connection.run(
+                        "SELECT dcr_clients FROM tenant_client_counts WHERE tenant_id = \(client.tenantID)", logger: logger)
+                    if try count.first?.decode(Int.self) ?? 0 > maxClients { throw ClientRepositoryError.quotaReached }
+                }
+                try await AuditLog.record(audit, tenantID: client.tenantID, on: connection, logger: logger)
+            }
+            return stored
+        }
+    }
+
+    public func renewDocument(tenantID: UUID, clientID: String, _ fetch: MetadataDocumentFetch) async throws {
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run("""
+                UPDATE clients SET document_fetched_at = \(fetch.fetchedAt), document_expires_at = \(fetch.expiresAt),
+                    document_etag = COALESCE(\(fetch.etag), document_etag), document_last_modified = COALESCE(\(fetch.lastModified), document_last_modified)
+                WHERE tenant_id = \(tenantID) AND client_id = \(clientID) AND registered_via = 'cimd'
+                """, logger: logger)
+        }
+    }
+
     public func markUsed(tenantID: UUID, clientID: String, at now: Date) async throws {
         let threshold = now.addingTimeInterval(-60)
         try await database.withTenant(tenantID) { connection in
@@ -300,9 +356,10 @@ public struct PostgresClientRepository: ClientRepository {
 
     static func decode(_ row: PostgresRow, tenantID: UUID) throws -> RegisteredClient? {
         let (clientID, metadataText, secretHash, secretExpiresAt, ratHash, via, iat, source, status, createdAt, updatedAt,
-             previousHash, previousValidUntil, statementText, lastUsedAt, secretTag, ratTag, previousTag) =
-            try row.decode((String, String, String?, Date?, String, String, String?, String?, String, Date, Date, String?, Date?, String?, Date?,
-                            String?, String?, String?).self)
+             previousHash, previousValidUntil, statementText, lastUsedAt, secretTag, ratTag, previousTag,
+             documentFetchedAt, documentExpiresAt, documentETag, documentLastModified) =
+            try row.decode((String, String, String?, Date?, String?, String, String?, String?, String, Date, Date, String?, Date?, String?, Date?,
+                            String?, String?, String?, Date?, Date?, String?, String?).self)
         guard let object = try? JSONValue.parseObject(Array(metadataText.utf8)), let metadata = ClientMetadata(stored: object) else {
             return nil
         }
@@ -317,6 +374,10 @@ public struct PostgresClientRepository: ClientRepository {
         client.clientSecretTag = secretTag
         client.registrationAccessTokenTag = ratTag
         client.previousRegistrationAccessTokenTag = previousTag
+        if let documentFetchedAt, let documentExpiresAt {
+            client.document = MetadataDocumentFetch(fetchedAt: documentFetchedAt, expiresAt: documentExpiresAt,
+                                                    etag: documentETag, lastModified: documentLastModified)
+        }
         return client
     }
 }

@@ -89,7 +89,7 @@ enum Stored {
         let metadata: ClientMetadata
         let clientSecretHash: String?
         let clientSecretExpiresAt: Date?
-        let registrationAccessTokenHash: String
+        let registrationAccessTokenHash: String?
         let previousRegistrationAccessTokenHash: String?
         let previousRegistrationAccessTokenValidUntil: Date?
         let status: RegisteredClient.Status

@@ -270,11 +270,17 @@ public struct AuthorizationRequest: Sendable, Equatable {
 
     /// Whether the consent page must be shown: asked for (`prompt=consent`), required by the
     /// tenant every time, required every time for loopback-only clients, or the remembered grant
-    /// does not cover every scope asked for (a step-up asks again, for the union).
-    public func needsConsent(grantedScopes: [String]?, client: RegisteredClient, settings: AuthorizationServerSettings) -> Bool {
+    /// does not cover every scope asked for (a step-up asks again, for the union). A metadata
+    /// document's loopback-only client is asked every time unless its tenant says otherwise:
+    /// any program on the machine can name Claude Code's document and listen on loopback.
+    public func needsConsent(grantedScopes: [String]?, client: RegisteredClient, policy: RegistrationPolicy) -> Bool {
+        let settings = policy.authorizationServer
         if prompts.contains(.consent) { return true }
         if settings.consentMode == .always { return true }
         if settings.consentAlwaysForLoopbackOnlyClients && Self.isLoopbackOnly(client) { return true }
+        if client.registeredVia == .cimd && policy.metadataDocuments.consentAlwaysForLoopbackOnlyClients && Self.isLoopbackOnly(client) {
+            return true
+        }
         guard let grantedScopes else { return true }
         return !Set(scopes).isSubset(of: Set(grantedScopes))
     }

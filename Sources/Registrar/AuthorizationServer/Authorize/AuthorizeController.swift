@@ -14,6 +14,8 @@ import NIOCore
 struct AuthorizeController: Sendable {
     let resolver: TenantResolver
     let clients: any ClientRepository
+    /// Clients whose `client_id` is the URL of their metadata document.
+    let documents: MetadataDocumentClients
     let sessions: SessionStore
     let grants: any ConsentGrantRepository
     let codes: AuthorizationCodeService
@@ -77,17 +79,28 @@ struct AuthorizeController: Sendable {
         guard let parameters = FormParameters(encoded: request.uri.query ?? "") else {
             return pages.errorPage(tenantName: tenant.tenant.displayName, message: "The request is malformed (a broken percent-encoding).")
         }
-        return try await proceed(parameters, request: request, tenant: tenant, consented: nil)
+        return try await proceed(parameters, request: request, context: context, tenant: tenant, consented: nil)
     }
 
     /// The decision, once per step: validate, sign in, consent, issue. `consented` is the
     /// consent form's answer, already checked against the session's CSRF token.
-    func proceed(_ parameters: FormParameters, request: Request, tenant: ResolvedTenant, consented: ConsentAnswer?) async throws -> Response {
+    func proceed(_ parameters: FormParameters, request: Request, context: AppRequestContext, tenant: ResolvedTenant,
+                 consented: ConsentAnswer?) async throws -> Response {
         let parameters = authenticMarker(parameters, tenant: tenant)
         let name = tenant.tenant.displayName
         var client: RegisteredClient?
         if let id = AuthorizationRequest.clientID(in: parameters) {
-            client = try await clients.find(tenantID: tenant.tenant.id, clientID: id)
+            if MetadataDocument.isDocumentURL(id) {
+                // A document that cannot be fetched, does not match or is refused by policy
+                // leaves no verified redirect URI: an error page, never a redirect.
+                do {
+                    client = try await documents.client(id, tenant: tenant, address: context.limitAddress)
+                } catch let refusal as MetadataDocument.Refusal {
+                    return pages.errorPage(tenantName: name, message: "The application cannot be used: \(refusal.description).")
+                }
+            } else {
+                client = try await clients.find(tenantID: tenant.tenant.id, clientID: id)
+            }
         }
         let authorization: AuthorizationRequest
         do {
@@ -147,7 +160,7 @@ struct AuthorizeController: Sendable {
                                              tenantID: tenant.tenant.id, at: at).grantID
         case nil:
             let grant = try await grants.find(userID: session.user.id, clientID: client.clientID, tenantID: tenant.tenant.id)
-            if authorization.needsConsent(grantedScopes: grant?.scopes, client: client, settings: tenant.tenant.policy.authorizationServer) {
+            if authorization.needsConsent(grantedScopes: grant?.scopes, client: client, policy: tenant.tenant.policy) {
                 if authorization.prompts.contains(.none) {
                     return fail(.consentRequired, "the user has not consented to this request")
                 }
@@ -192,6 +205,10 @@ struct AuthorizeController: Sendable {
             "loopbackOnly": loopbackOnly,
             // RFC 7591 §5: a dynamically registered client's name is self-asserted.
             "unverified": client.registeredVia == .dcr,
+            // A document's client is vouched for by the host that serves its document, which is
+            // shown beside the redirect host (MCP security considerations).
+            "documentHost": client.registeredVia == .cimd ? ((try? URIParser.parse(client.clientID))?.host ?? "") : "",
+            "fromDocument": client.registeredVia == .cimd,
             "scopes": scopes,
             "hasScopes": !scopes.isEmpty,
             "resources": resourceNames,
@@ -230,7 +247,7 @@ struct AuthorizeController: Sendable {
         guard form.values("request").count == 1, let parameters = FormParameters(encoded: form.values("request")[0]) else {
             return pages.errorPage(tenantName: name, message: "The form does not carry a valid request. Go back to the application and start again.")
         }
-        return try await proceed(parameters, request: request, tenant: tenant, consented: answer)
+        return try await proceed(parameters, request: request, context: context, tenant: tenant, consented: answer)
     }
 
     // MARK: The user's own grants

@@ -87,6 +87,8 @@ struct ClientPresentation: Sendable, Equatable {
 /// that refreshes every few minutes does not pay argon2 each time.
 struct ClientAuthenticator: Sendable {
     let clients: any ClientRepository
+    /// Clients whose `client_id` is the URL of their metadata document.
+    let documents: MetadataDocumentClients
     let verifier: TokenVerifier
     let assertions: ClientAssertionVerifier
     let limiter: any RateLimiter
@@ -125,11 +127,21 @@ struct ClientAuthenticator: Sendable {
             .platformFailures(from: address, limits: platform),
             .failures(from: address, tenantID: tenantID, limit: limits.failedAuthenticationsPerAddress),
         ]
-        let shared = limiter.checksShareLookups && ClientPresentation.isPlausibleClientID(presentation.clientID)
+        let isDocument = MetadataDocument.isDocumentURL(presentation.clientID)
+        let shared = limiter.checksShareLookups && ClientPresentation.isPlausibleClientID(presentation.clientID) && !isDocument
         if !shared { try await limiter.check(checks) }
         do {
+            var document: RegisteredClient?
+            if isDocument && ClientPresentation.isPlausibleClientID(presentation.clientID) {
+                // A document that cannot be fetched or is refused authenticates nothing.
+                do {
+                    document = try await documents.client(presentation.clientID, tenant: tenant, address: address)
+                } catch is MetadataDocument.Refusal {
+                    throw refusal
+                }
+            }
             let client = try await verify(presentation, tenantID: tenantID, audiences: [tenant.issuer, tenant.issuer + "/token", endpoint],
-                                          checking: shared ? checks : [])
+                                          checking: shared ? checks : [], document: document)
             return Authenticated(client: client, method: presentation.method)
         } catch is InvalidClient {
             await failures.record(tenantID: tenantID, source: context.sourceAddress, limitAddress: address,
@@ -138,12 +150,17 @@ struct ClientAuthenticator: Sendable {
         }
     }
 
-    /// - Parameter checks: limiter checks to run in the client's lookup statement.
+    /// - Parameters:
+    ///   - checks: limiter checks to run in the client's lookup statement.
+    ///   - document: the client of a metadata document, already found; nothing is looked up then.
     func verify(_ presentation: ClientPresentation, tenantID: UUID, audiences: Set<String>,
-                checking checks: [RateLimitCheck] = []) async throws -> RegisteredClient {
+                checking checks: [RateLimitCheck] = [], document: RegisteredClient? = nil) async throws -> RegisteredClient {
         let refusal = InvalidClient(basicRealm: nil)
-        guard ClientPresentation.isPlausibleClientID(presentation.clientID),
-              let client = try await clients.find(tenantID: tenantID, clientID: presentation.clientID, afterChecking: checks),
+        guard ClientPresentation.isPlausibleClientID(presentation.clientID) else { throw refusal }
+        let found = if let document { document } else {
+            try await clients.find(tenantID: tenantID, clientID: presentation.clientID, afterChecking: checks)
+        }
+        guard let client = found,
               client.status == .active,
               // RFC 7591 §2: the method registered is the one to use; any other is refused.
               client.metadata.tokenEndpointAuthMethod == presentation.method
