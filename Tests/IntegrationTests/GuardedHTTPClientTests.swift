@@ -38,6 +38,15 @@ struct GuardedHTTPClientTests {
         }
     }
 
+    @Test("The checked addresses are tried in order until one connects")
+    func triesEveryCheckedAddress() async throws {
+        try await DocumentServer.run { documents in
+            documents.serve("/doc.json", json: "{}")
+            let client = try Self.client(allow: ["127.0.0.1/32", "::1/128"])
+            #expect(try await client.get(documents.url("/doc.json", host: "dual.test")).status == 200)
+        }
+    }
+
     @Test("draft -01 §4: only 200 counts, and a redirect is not followed")
     func onlyOKAndNoRedirects() async throws {
         try await DocumentServer.run { documents in

@@ -64,8 +64,23 @@ public final class GuardedHTTPClient: Sendable {
         let response: Response
         do {
             response = try await withDeadline(configuration.timeout, "fetch from \(target.host)") { [self] in
-                let address = try await checkedAddress(target)
-                return try await exchange(target, address: address, headers: extra)
+                // Every address passed the check; they are tried in order until one connects
+                // (`localhost` may resolve to ::1 first where only 127.0.0.1 listens).
+                let addresses = try await checkedAddresses(target)
+                var failure: (any Error)?
+                for address in addresses {
+                    let promise = group.next().makePromise(of: Response.self)
+                    let channel: any Channel
+                    do {
+                        channel = try await connect(target, to: address, answering: promise)
+                    } catch {
+                        promise.fail(error)
+                        failure = error
+                        continue
+                    }
+                    return try await exchange(on: channel, target, answer: promise, headers: extra)
+                }
+                throw failure ?? OutboundFailure.unresolvable(target.host)
             }
         } catch let failure as OutboundFailure {
             throw failure
@@ -78,16 +93,16 @@ public final class GuardedHTTPClient: Sendable {
         return response
     }
 
-    /// The first resolved address, once every one has passed the check: a name with one
-    /// private address among public ones is refused as a whole.
-    func checkedAddress(_ target: Target) async throws -> SocketAddress {
+    /// The resolved addresses, once every one has passed the check: a name with one private
+    /// address among public ones is refused as a whole.
+    func checkedAddresses(_ target: Target) async throws -> [SocketAddress] {
         let addresses: [String]
         if let literal = target.literalAddress {
             addresses = [literal]
         } else {
             addresses = try await resolver.addresses(of: target.host)
         }
-        guard let first = addresses.first else { throw OutboundFailure.unresolvable(target.host) }
+        guard !addresses.isEmpty else { throw OutboundFailure.unresolvable(target.host) }
         for address in addresses {
             let bracketed = address.contains(":") ? "[\(address)]" : address
             if let range = SpecialUseAddress.classify(host: bracketed),
@@ -95,14 +110,15 @@ public final class GuardedHTTPClient: Sendable {
                 throw OutboundFailure.refusedAddress(host: target.host, range: range)
             }
         }
-        return try SocketAddress(ipAddress: first, port: target.port)
+        return try addresses.map { try SocketAddress(ipAddress: $0, port: target.port) }
     }
 
-    func exchange(_ target: Target, address: SocketAddress, headers extra: [(String, String)]) async throws -> Response {
-        let promise = group.next().makePromise(of: Response.self)
+    /// A TLS connection to a checked address, its pipeline ready for one exchange whose answer
+    /// completes `promise`.
+    func connect(_ target: Target, to address: SocketAddress, answering promise: EventLoopPromise<Response>) async throws -> any Channel {
         let (tls, limit) = (self.tls, configuration.maximumBodyBytes)
         let serverName = target.literalAddress == nil ? target.host : nil
-        let channel = try await ClientBootstrap(group: group)
+        return try await ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(configuration.timeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -113,6 +129,10 @@ public final class GuardedHTTPClient: Sendable {
                 }
             }
             .connect(to: address).get()
+    }
+
+    func exchange(on channel: any Channel, _ target: Target, answer promise: EventLoopPromise<Response>,
+                  headers extra: [(String, String)]) async throws -> Response {
         defer { channel.close(promise: nil) }
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.requestTarget)
         head.headers.add(name: "Host", value: target.hostHeader)

@@ -27,7 +27,7 @@ struct DocumentServer: Sendable {
     }
 
     /// The names the certificate is issued for; tests resolve them to 127.0.0.1.
-    static let hosts = ["docs.test", "claude.test", "untrusted.test"]
+    static let hosts = ["docs.test", "claude.test", "untrusted.test", "dual.test"]
     static let authority = TestAuthority()
 
     final class Routes: Sendable {
@@ -62,6 +62,8 @@ struct DocumentServer: Sendable {
         var table = Dictionary(uniqueKeysWithValues: hosts.map { ($0, ["127.0.0.1"]) })
         table["private.test"] = ["10.1.2.3"]
         table["mixed.test"] = ["127.0.0.1", "192.168.1.9"]
+        // As `localhost` often resolves: ::1 first, where nothing listens.
+        table["dual.test"] = ["::1", "127.0.0.1"]
         return StaticHostResolver(table)
     }
 
