@@ -50,6 +50,10 @@ run_e2e() {
   timeout 600 "$dir/venv/bin/pip" install --quiet --disable-pip-version-check -r "$REPO_ROOT/tests/e2e/requirements.txt" \
     || die "e2e: could not install tests/e2e/requirements.txt"
 
+  # The metadata document harness's TLS server: a CA made for the run, which only this server trusts.
+  "$dir/venv/bin/python" "$REPO_ROOT/tests/e2e/document_server.py" --make-certificate "$dir/tls" \
+    || die "e2e: could not make the document server's certificate"
+
   ensure_key_encryption_key
   "$bin" migrate >/dev/null
   local key
@@ -61,6 +65,7 @@ run_e2e() {
   base="http://localhost:$port"
   log "e2e: starting registrar on 127.0.0.1:$port"
   "$bin" serve --host 127.0.0.1 --port "$port" --public-base-url "$base" "${argon2[@]}" \
+    --outbound-allow 127.0.0.1/32 --outbound-allow ::1/128 --outbound-ca-file "$dir/tls/ca.pem" \
     --log-level warning >"$dir/server.log" 2>&1 &
   e2e_server_pid=$!
   local ready=0
@@ -76,7 +81,7 @@ run_e2e() {
 
   log "e2e: MCP Python SDK and headless Chromium against $base (screenshots in $E2E_OUTPUT)"
   (cd "$REPO_ROOT/tests/e2e" && timeout --kill-after=30 "$E2E_TIMEOUT" "$dir/venv/bin/python" run.py \
-    --base-url "$base" --platform-key "$key" --output "$E2E_OUTPUT") || status=$?
+    --base-url "$base" --platform-key "$key" --output "$E2E_OUTPUT" --certificates "$dir/tls") || status=$?
   if [ "$status" -ne 0 ]; then
     [ "$status" -eq 124 ] && log "e2e: stopped after ${E2E_TIMEOUT}s (E2E_TIMEOUT)"
     log "e2e: the server's last log lines:"

@@ -88,9 +88,20 @@ def text_of(result: Any) -> str:
     return " ".join(getattr(block, "text", "") for block in result.content)
 
 
-async def run_sdk_flow(env: Any, auth_method: str, callback_port: int) -> dict[str, Any]:
-    """One client of the SDK through the whole flow; returns facts for the report."""
+async def run_sdk_flow(env: Any, auth_method: str, callback_port: int, documents: Any = None) -> dict[str, Any]:
+    """One client of the SDK through the whole flow; returns facts for the report.
+
+    With `documents` (a RunningDocumentServer) the client identifies itself with a client ID
+    metadata document served there (`client_metadata_url`) instead of registering."""
     callback = f"http://127.0.0.1:{callback_port}/callback"
+    document_path = "/oauth/client-metadata.json"
+    metadata_url = documents.url(document_path) if documents is not None else None
+    if documents is not None:
+        documents.documents[document_path] = {
+            "client_id": metadata_url, "client_name": "MCP Python SDK (metadata document)", "redirect_uris": [callback],
+            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        }
     agent = Browserless(env.email, env.password, redirect_prefix=callback)
     landed: list[Redirect] = []
     authorize_urls: list[str] = []
@@ -117,6 +128,7 @@ async def run_sdk_flow(env: Any, auth_method: str, callback_port: int) -> dict[s
         storage=storage,
         redirect_handler=redirect_handler,
         callback_handler=callback_handler,
+        client_metadata_url=metadata_url,
     )
     transport = RecordingTransport()
     seen_before = len(env.resource_server.seen)
@@ -145,7 +157,15 @@ async def run_sdk_flow(env: Any, auth_method: str, callback_port: int) -> dict[s
     check(prm is not None and [str(s) for s in prm.authorization_servers] == [env.issuer],
           f"protected resource metadata names {prm and prm.authorization_servers}, not [{env.issuer}]")
     client_info = storage.client_info
-    check(client_info is not None and client_info.client_id.startswith("cl_"), f"no registered client: {client_info}")
+    if metadata_url is None:
+        check(client_info is not None and client_info.client_id.startswith("cl_"), f"no registered client: {client_info}")
+    else:
+        check(env.metadata.get("client_id_metadata_document_supported") is True,
+              "the metadata does not say client_id_metadata_document_supported")
+        check(client_info is not None and client_info.client_id == metadata_url, f"the client id is not the document's URL: {client_info}")
+        registrations = [e for e in transport.exchanges if e.method == "POST" and e.url == env.registration_endpoint]
+        check(not registrations, f"the SDK registered although the server takes metadata documents: {registrations}")
+        check(documents.hits.get(document_path, 0) >= 1, "Registrar never fetched the metadata document")
     check(client_info.token_endpoint_auth_method == auth_method,
           f"registered as {client_info.token_endpoint_auth_method}, not {auth_method}")
     check(len(authorize_urls) == 1, f"the SDK authorized {len(authorize_urls)} times; expected once")

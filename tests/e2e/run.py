@@ -89,6 +89,9 @@ def prepare(base_url: str, key: str, stack: list[Callable[[], None]]) -> Environ
         "allowed_scopes": ["openid", "profile", "email", "offline_access", *RESOURCE_SCOPES],
         "default_scopes": ["openid", "profile", "email"],
         "authorization_server": {"access_token_lifetime_seconds": ACCESS_TOKEN_LIFETIME},
+        # The metadata document harness serves its document from localhost (allowed to the
+        # server's outbound fetcher by scripts/lib/e2e.sh, with the run's CA).
+        "client_id_metadata_documents": {"allowed_hosts": ["localhost"]},
     })
     email, password = "ada@acme.example", secrets.token_urlsafe(18)
     user = admin.call("POST", f"/tenants/{TENANT}/users",
@@ -189,6 +192,8 @@ def main() -> int:
     parser.add_argument("--platform-key", required=True)
     parser.add_argument("--output", default=str(Path(__file__).resolve().parents[2] / ".build" / "test-output" / "e2e"))
     parser.add_argument("--only", nargs="*", default=None, help="harness names to run (default all)")
+    parser.add_argument("--certificates", type=Path, required=True,
+                        help="directory of document_server.py --make-certificate, whose CA the server trusts")
     args = parser.parse_args()
 
     cleanup: list[Callable[[], None]] = []
@@ -197,19 +202,25 @@ def main() -> int:
         env = prepare(args.base_url.rstrip("/"), args.platform_key, cleanup)
 
         from browser_flow import run_browser_flow
+        from document_server import RunningDocumentServer
         from mcp_sdk_flow import run_sdk_flow
 
-        async def both_sdk_clients() -> dict[str, Any]:
-            # Both wait out the access token's lifetime at the same time.
-            public, confidential = await asyncio.gather(run_sdk_flow(env, "none", free_port()),
-                                                       run_sdk_flow(env, "client_secret_basic", free_port()))
-            return {"public": public, "confidential": confidential}
+        documents = RunningDocumentServer(args.certificates, free_port()).__enter__()
+        cleanup.append(lambda: documents.__exit__(None, None, None))
+
+        async def sdk_clients() -> dict[str, Any]:
+            # All three wait out the access token's lifetime at the same time.
+            public, confidential, document = await asyncio.gather(
+                run_sdk_flow(env, "none", free_port()),
+                run_sdk_flow(env, "client_secret_basic", free_port()),
+                run_sdk_flow(env, "none", free_port(), documents=documents))
+            return {"public": public, "confidential": confidential, "metadata_document": document}
 
         harnesses: list[tuple[str, Callable[[], Any]]] = [
             ("published_documents", lambda: check_published_documents(env)),
             ("chromium_sign_in_and_consent", lambda: run_browser_flow(env, Path(args.output))),
             ("consent_denied_returns_access_denied", lambda: asyncio.run(check_consent_denied(env))),
-            ("mcp_sdk_discovers_registers_authorizes_refreshes", lambda: asyncio.run(both_sdk_clients())),
+            ("mcp_sdk_discovers_registers_or_uses_a_metadata_document_authorizes_refreshes", lambda: asyncio.run(sdk_clients())),
         ]
         for name, harness in harnesses:
             if args.only and name not in args.only:
