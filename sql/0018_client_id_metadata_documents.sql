@@ -17,6 +17,12 @@ ALTER TABLE clients ADD COLUMN document_etag text;
 ALTER TABLE clients ADD COLUMN document_last_modified text;
 ALTER TABLE clients ADD CONSTRAINT clients_document_only_for_documents
     CHECK (document_expires_at IS NULL OR registered_via = 'cimd');
+-- A document's client is public or proves itself with a key: it never holds a secret or a
+-- registration access token, and always its fetch.
+ALTER TABLE clients ADD CONSTRAINT clients_documents_hold_no_secret
+    CHECK (registered_via <> 'cimd' OR (client_secret_hash IS NULL AND registration_access_token_hash IS NULL
+        AND token_endpoint_auth_method IN ('none', 'private_key_jwt')
+        AND document_fetched_at IS NOT NULL AND document_expires_at IS NOT NULL));
 
 -- max_clients bounds what anyone may create, and anyone may make the server store a document's
 -- client by naming its URL: document clients count towards it as registrations do. The counter

@@ -24,7 +24,7 @@ public struct AppOverrides: Sendable {
     /// Counts the token verifications that reach argon2 (tests read it).
     public var argon2Verifications = VerificationCounter()
     /// How the outbound fetcher resolves host names (tests make a name resolve where they need it).
-    public var hostResolver: any HostResolver = SystemHostResolver()
+    public var hostResolver: any HostResolver = SystemHostResolver.shared
     /// The outbound fetcher's time limit for one fetch (tests of a slow host shorten it).
     public var outboundTimeout: Duration = .seconds(5)
     public init() {}

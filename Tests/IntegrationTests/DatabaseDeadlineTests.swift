@@ -87,7 +87,8 @@ struct DatabaseDeadlineTests {
             try await base.setStatus(tenantID: tenantID, clientID: clientID, status: status, at: now, audit: audit)
         }
         func markUsed(tenantID: UUID, clientID: String, at now: Date) async throws { try await base.markUsed(tenantID: tenantID, clientID: clientID, at: now) }
-        func storeDocumentClient(_ client: RegisteredClient, maxClients: Int, audit: AuditEvent) async throws -> RegisteredClient {
+        func storeDocumentClient(_ client: RegisteredClient, maxClients: Int,
+                                 audit: @escaping @Sendable (DocumentClientChange) -> AuditEvent) async throws -> RegisteredClient {
             try await base.storeDocumentClient(client, maxClients: maxClients, audit: audit)
         }
         func renewDocument(tenantID: UUID, clientID: String, _ fetch: MetadataDocumentFetch) async throws {

@@ -15,6 +15,7 @@ struct MetadataDocumentClientTests {
     static func fixture(_ change: (inout RegistrationPolicy) -> Void = { _ in }) async throws -> Fixture {
         var policy = RegistrationPolicy()
         policy.metadataDocuments.allowedHosts = ["docs.test", "claude.test"]
+        policy.trustedRedirectHosts.append("app.example.com")
         change(&policy)
         return try await Fixture.make(policy: policy)
     }
@@ -169,6 +170,47 @@ struct MetadataDocumentClientTests {
             #expect(on.object["token_endpoint_auth_methods_supported"]?.arrayValue?.contains(.string("none")) == true)
             let offMetadata = try await server.get("/t/\(off.tenant.slug)/.well-known/oauth-authorization-server")
             #expect(offMetadata.object["client_id_metadata_document_supported"] == nil)
+        }
+    }
+
+    @Test("The registration gates apply: untrusted redirect hosts, initial-access-token-only and statement-only tenants refuse documents")
+    func registrationGates() async throws {
+        let untrustedRedirect = try await Self.fixture { $0.trustedRedirectHosts = ["claude.ai"] }
+        let tokenOnly = try await Self.fixture { $0.registrationAccess = .initialAccessToken }
+        let open = try await Self.fixture { $0.registrationAccess = .open; $0.trustedRedirectHosts = [] }
+        try await Self.run { server, documents in
+            documents.serve("/gated.json", json: Self.document(documents.url("/gated.json")))
+            let refused = try await Self.authorize(server, untrustedRedirect, clientID: documents.url("/gated.json"))
+            AuthorizeEndpointTests.expectErrorPage(refused, "untrusted redirect host")
+            #expect(refused.bodyText.contains("trusts"))
+            let gated = try await Self.authorize(server, tokenOnly, clientID: documents.url("/gated.json"))
+            AuthorizeEndpointTests.expectErrorPage(gated, "initial access token only")
+            #expect(documents.hits("/gated.json") == 2, "the gate applies to what the document says")
+            #expect(try await Self.authorize(server, open, clientID: documents.url("/gated.json")).status == .ok, "an open tenant")
+        }
+    }
+
+    @Test("A changed document is stored and audited as client.updated; client_credentials is never a document's")
+    func documentChanges() async throws {
+        let fixture = try await Self.fixture { $0.grantTypes = [.authorizationCode, .refreshToken, .clientCredentials] }
+        try await Self.run { server, documents in
+            let url = documents.url("/changing.json")
+            documents.serve("/changing.json", json: Self.document(url, [
+                "grant_types": .array([.string("authorization_code"), .string("client_credentials")]),
+                "token_endpoint_auth_method": .string("private_key_jwt"), "jwks": StatementIssuer().jwks,
+            ]))
+            #expect(try await Self.authorize(server, fixture, clientID: url).status == .ok)
+            #expect(try await Self.storedClient(fixture, url)?.metadata.grantTypes == [.authorizationCode])
+            try await Self.expire(fixture, url)
+            documents.serve("/changing.json", json: Self.document(url, ["client_name": .string("Renamed")]))
+            #expect(try await Self.authorize(server, fixture, clientID: url).status == .ok)
+            #expect(try await Self.storedClient(fixture, url)?.metadata.clientName == "Renamed")
+            let updated = try await TokenFixture.count(fixture.tenant, "audit_events", where: "action = 'client.updated' AND client_id = '\(url)'")
+            #expect(updated == 1)
+            // Fetched again with nothing changed: no event.
+            try await Self.expire(fixture, url)
+            #expect(try await Self.authorize(server, fixture, clientID: url).status == .ok)
+            #expect(try await TokenFixture.count(fixture.tenant, "audit_events", where: "action = 'client.updated' AND client_id = '\(url)'") == 1)
         }
     }
 

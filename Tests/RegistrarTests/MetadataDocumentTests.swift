@@ -13,7 +13,7 @@ struct MetadataDocumentTests {
         var object: [String: JSONValue] = [
             "client_id": .string(url),
             "client_name": .string("Example App"),
-            "redirect_uris": .array([.string("https://app.example/callback")]),
+            "redirect_uris": .array([.string("https://claude.ai/api/mcp/auth_callback")]),
         ]
         for (name, value) in changes { object[name] = value }
         return Array(JSONValue.object(object).encoded())
@@ -143,6 +143,36 @@ struct MetadataDocumentTests {
         let dropped = try MetadataDocument.validate(Self.document(["grant_types": .array([.string("authorization_code"), .string("refresh_token")])]),
                                                     url: Self.url, policy: noRefresh)
         #expect(dropped.metadata.grantTypes == [.authorizationCode])
+    }
+
+    @Test("Registration gates: trusted redirect hosts under open_for_trusted_redirects, and no document where a token or statement is required")
+    func registrationGates() {
+        let untrusted = Self.document(["redirect_uris": .array([.string("https://elsewhere.example/cb")])])
+        #expect(throws: MetadataDocument.Refusal.self) { _ = try MetadataDocument.validate(untrusted, url: Self.url, policy: .default) }
+        var open = RegistrationPolicy()
+        open.registrationAccess = .open
+        #expect((try? MetadataDocument.validate(untrusted, url: Self.url, policy: open)) != nil)
+        let loopback = Self.document(["redirect_uris": .array([.string("http://127.0.0.1/callback")])])
+        #expect((try? MetadataDocument.validate(loopback, url: Self.url, policy: .default)) != nil)
+        var tokenOnly = RegistrationPolicy()
+        tokenOnly.registrationAccess = .initialAccessToken
+        #expect(throws: MetadataDocument.Refusal.self) { _ = try MetadataDocument.validate(Self.document(), url: Self.url, policy: tokenOnly) }
+        let issuer = RegistrationPolicy.TrustedIssuer(issuer: "https://issuer.example", jwks: .object(["keys": .array([])]))
+        var statementOnly = RegistrationPolicy()
+        statementOnly.softwareStatementMode = .required
+        statementOnly.trustedSoftwareStatementIssuers = [issuer]
+        #expect(throws: MetadataDocument.Refusal.self) { _ = try MetadataDocument.validate(Self.document(), url: Self.url, policy: statementOnly) }
+    }
+
+    @Test("client_credentials is never a document's, even where the tenant allows the grant")
+    func noClientCredentials() throws {
+        var policy = RegistrationPolicy()
+        policy.grantTypes = [.authorizationCode, .refreshToken, .clientCredentials]
+        let result = try MetadataDocument.validate(Self.document([
+            "grant_types": .array([.string("authorization_code"), .string("client_credentials")]),
+            "token_endpoint_auth_method": .string("private_key_jwt"), "jwks_uri": .string("https://docs.example/jwks.json"),
+        ]), url: Self.url, policy: policy)
+        #expect(result.metadata.grantTypes == [.authorizationCode])
     }
 
     @Test("The tenant's registration policy applies to a document as to a registration")

@@ -19,6 +19,12 @@ struct SpecialUseAddressTests {
         ("2130706433", .loopback), ("0x7f.1", .loopback), ("0177.0.0.1", .loopback), ("127.1", .loopback), ("0xA9FEA9FE", .cloudMetadata),
         ("127.0.0.1.", .loopback),
         ("224.0.0.1", .multicast), ("[ff02::1]", .multicast), ("255.255.255.255", .reserved),
+        // IETF protocol assignments (with 192.0.0.192), benchmarking, the 6to4 relay anycast.
+        ("192.0.0.192", .reserved), ("192.0.0.9", .reserved), ("198.18.0.1", .reserved), ("198.19.255.255", .reserved),
+        ("192.88.99.1", .reserved),
+        // IPv6 forms that carry or hide an IPv4 address, and the discard prefix.
+        ("[64:ff9b:1::10.0.0.1]", .privateUse), ("[64:ff9b:1::8.8.8.8]", .privateUse), ("[2002:7f00:1::]", .loopback),
+        ("[2002:a9fe:a9fe::1]", .cloudMetadata), ("[2001:0:4136:e378:8000:63bf:3fff:fdd2]", .reserved), ("[100::1]", .reserved),
     ])
     func classified(_ host: String, _ expected: SpecialUseAddress) {
         #expect(SpecialUseAddress.classify(host: host) == expected)
@@ -26,7 +32,7 @@ struct SpecialUseAddressTests {
 
     @Test("Public addresses and host names are not special", arguments: [
         "8.8.8.8", "172.32.0.1", "172.15.255.255", "100.128.0.1", "169.255.0.1", "192.169.0.1", "[2001:4860:4860::8888]",
-        "[::ffff:8.8.8.8]", "example.com", "localhost.example.com", "127.0.0.1.example.com", "1.2.3.4.5", "[fe00::1]",
+        "[::ffff:8.8.8.8]", "[2002:808:808::1]", "198.20.0.1", "192.0.1.1", "example.com", "localhost.example.com", "127.0.0.1.example.com", "1.2.3.4.5", "[fe00::1]",
     ])
     func notSpecial(_ host: String) {
         #expect(SpecialUseAddress.classify(host: host) == nil)

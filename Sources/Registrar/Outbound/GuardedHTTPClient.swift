@@ -44,7 +44,7 @@ public final class GuardedHTTPClient: Sendable {
     let group: any EventLoopGroup
     let inFlight = Mutex<[String: Int]>([:])
 
-    public init(configuration: Configuration, resolver: any HostResolver = SystemHostResolver(),
+    public init(configuration: Configuration, resolver: any HostResolver = SystemHostResolver.shared,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
@@ -57,7 +57,26 @@ public final class GuardedHTTPClient: Sendable {
 
     /// GETs `url`. A 200 answers with its body; with `notModifiedAllowed` (a conditional
     /// revalidation) a 304 does too, with none. Everything else is an `OutboundFailure`.
-    public func get(_ url: String, headers extra: [(String, String)] = [], notModifiedAllowed: Bool = false) async throws(OutboundFailure) -> Response {
+    /// - Parameter maximumBodyBytes: a larger cap than the configured one, for answers that are
+    ///   known to be larger (an identity provider's key set); nil: the configured cap.
+    public func get(_ url: String, headers extra: [(String, String)] = [], notModifiedAllowed: Bool = false,
+                    maximumBodyBytes: Int? = nil) async throws(OutboundFailure) -> Response {
+        try await send(.GET, url, headers: extra, body: nil, notModifiedAllowed: notModifiedAllowed, maximumBodyBytes: maximumBodyBytes)
+    }
+
+    /// POSTs a form (`application/x-www-form-urlencoded`, RFC 6749 §3.2) to `url`, as a client
+    /// of an identity provider's token endpoint; the same guard and rules as `get`.
+    public func post(_ url: String, form: [(String, String)], headers extra: [(String, String)] = [],
+                     maximumBodyBytes: Int? = nil) async throws(OutboundFailure) -> Response {
+        let body = FormParameters(form).encoded
+        return try await send(.POST, url, headers: extra + [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8),
+                       notModifiedAllowed: false, maximumBodyBytes: maximumBodyBytes)
+    }
+
+    func send(_ method: HTTPMethod, _ url: String, headers extra: [(String, String)], body: [UInt8]?, notModifiedAllowed: Bool,
+              maximumBodyBytes: Int?) async throws(OutboundFailure) -> Response {
+        let limit = maximumBodyBytes ?? configuration.maximumBodyBytes
+        let deadline = ContinuousClock.now + configuration.timeout
         let target = try Target(url)
         try enter(target.origin)
         defer { leave(target.origin) }
@@ -72,13 +91,14 @@ public final class GuardedHTTPClient: Sendable {
                     let promise = group.next().makePromise(of: Response.self)
                     let channel: any Channel
                     do {
-                        channel = try await connect(target, to: address, answering: promise)
+                        channel = try await connect(target, to: address, answering: promise, limit: limit,
+                                                    within: max(.milliseconds(1), deadline - .now))
                     } catch {
                         promise.fail(error)
                         failure = error
                         continue
                     }
-                    return try await exchange(on: channel, target, answer: promise, headers: extra)
+                    return try await exchange(on: channel, method, target, body: body, answer: promise, headers: extra)
                 }
                 throw failure ?? OutboundFailure.unresolvable(target.host)
             }
@@ -115,11 +135,14 @@ public final class GuardedHTTPClient: Sendable {
 
     /// A TLS connection to a checked address, its pipeline ready for one exchange whose answer
     /// completes `promise`.
-    func connect(_ target: Target, to address: SocketAddress, answering promise: EventLoopPromise<Response>) async throws -> any Channel {
-        let (tls, limit) = (self.tls, configuration.maximumBodyBytes)
+    /// - Parameter time: what is left of the fetch's time: a connect is not cancelled by the
+    ///   deadline, so it is given no more than that.
+    func connect(_ target: Target, to address: SocketAddress, answering promise: EventLoopPromise<Response>,
+                 limit: Int, within time: Duration) async throws -> any Channel {
+        let tls = self.tls
         let serverName = target.literalAddress == nil ? target.host : nil
         return try await ClientBootstrap(group: group)
-            .connectTimeout(TimeAmount(configuration.timeout))
+            .connectTimeout(TimeAmount(time))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // SNI and certificate checks use the URL's host; the socket uses the checked address.
@@ -131,16 +154,18 @@ public final class GuardedHTTPClient: Sendable {
             .connect(to: address).get()
     }
 
-    func exchange(on channel: any Channel, _ target: Target, answer promise: EventLoopPromise<Response>,
-                  headers extra: [(String, String)]) async throws -> Response {
+    func exchange(on channel: any Channel, _ method: HTTPMethod, _ target: Target, body: [UInt8]?,
+                  answer promise: EventLoopPromise<Response>, headers extra: [(String, String)]) async throws -> Response {
         defer { channel.close(promise: nil) }
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.requestTarget)
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: target.requestTarget)
         head.headers.add(name: "Host", value: target.hostHeader)
         head.headers.add(name: "User-Agent", value: "Registrar")
         head.headers.add(name: "Accept", value: "application/json")
         head.headers.add(name: "Connection", value: "close")
         for (name, value) in extra { head.headers.add(name: name, value: value) }
+        if let body { head.headers.add(name: "Content-Length", value: String(body.count)) }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()

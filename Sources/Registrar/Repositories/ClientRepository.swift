@@ -48,12 +48,21 @@ public protocol ClientRepository: Sendable {
     /// Records use, coalesced: at most one write a minute per client.
     func markUsed(tenantID: UUID, clientID: String, at now: Date) async throws
     /// Stores a metadata document's client as fetched now: a new row (counted against
-    /// `maxClients`, audited), or the new metadata and fetch of the existing one. An admin's
-    /// disable stands; a row the reaper disabled comes back, since its document still vouches
-    /// for it. Returns the stored row.
-    func storeDocumentClient(_ client: RegisteredClient, maxClients: Int, audit: AuditEvent) async throws -> RegisteredClient
+    /// `maxClients`), or the new metadata and fetch of the existing one. An admin's disable
+    /// stands; a row the reaper disabled comes back, since its document still vouches for it.
+    /// A new row, changed metadata and a revival are audited with `audit`'s event for the change.
+    /// Returns the stored row.
+    func storeDocumentClient(_ client: RegisteredClient, maxClients: Int,
+                             audit: @escaping @Sendable (DocumentClientChange) -> AuditEvent) async throws -> RegisteredClient
     /// Believes the stored document for longer after its host answered 304 Not Modified.
     func renewDocument(tenantID: UUID, clientID: String, _ fetch: MetadataDocumentFetch) async throws
+}
+
+/// What storing a metadata document's client changed, for its audit event.
+public enum DocumentClientChange: String, Sendable {
+    case created
+    case metadataChanged = "metadata_changed"
+    case revived
 }
 
 /// The argon2-hashed credentials of a client, each with its tag column.
@@ -298,12 +307,15 @@ public struct PostgresClientRepository: ClientRepository {
         }
     }
 
-    public func storeDocumentClient(_ client: RegisteredClient, maxClients: Int, audit: AuditEvent) async throws -> RegisteredClient {
+    public func storeDocumentClient(_ client: RegisteredClient, maxClients: Int,
+                                    audit: @escaping @Sendable (DocumentClientChange) -> AuditEvent) async throws -> RegisteredClient {
         let metadata = JSONValue.object(client.metadata.json).encodedString()
         let fetch = client.document
         return try await database.withTenant(client.tenantID) { connection in
-            // `xmax = 0` tells an inserted row from an updated one.
+            // `old` is the row as it was before this statement; `xmax = 0` tells an inserted row
+            // from an updated one.
             let rows = try await connection.run("""
+                WITH old AS (SELECT metadata, reaped_at FROM clients WHERE tenant_id = \(client.tenantID) AND client_id = \(client.clientID))
                 INSERT INTO clients (tenant_id, client_id, metadata, token_endpoint_auth_method, registered_via, source_address, status,
                     created_at, updated_at, document_fetched_at, document_expires_at, document_etag, document_last_modified)
                 VALUES (\(client.tenantID), \(client.clientID), \(metadata)::jsonb, \(client.metadata.tokenEndpointAuthMethod.rawValue), 'cimd',
@@ -317,19 +329,22 @@ public struct PostgresClientRepository: ClientRepository {
                     status = CASE WHEN clients.reaped_at IS NOT NULL THEN 'active' ELSE clients.status END,
                     reaped_at = NULL
                 WHERE clients.registered_via = 'cimd'
-                RETURNING \(unescaped: Self.columns), xmax = 0
+                RETURNING \(unescaped: Self.columns), xmax = 0, (SELECT metadata FROM old) IS DISTINCT FROM clients.metadata,
+                    (SELECT reaped_at FROM old) IS NOT NULL
                 """, logger: logger)
             guard let row = rows.first, let stored = try Self.decode(row, tenantID: client.tenantID) else {
                 throw ClientRepositoryError.notADocumentClient
             }
-            if try row.makeRandomAccess()[Self.columnCount].decode(Bool.self) {
-                if maxClients > 0 {
-                    let count = try await connection.run(
-                        "SELECT dcr_clients FROM tenant_client_counts WHERE tenant_id = \(client.tenantID)", logger: logger)
-                    if try count.first?.decode(Int.self) ?? 0 > maxClients { throw ClientRepositoryError.quotaReached }
-                }
-                try await AuditLog.record(audit, tenantID: client.tenantID, on: connection, logger: logger)
+            let cells = row.makeRandomAccess()
+            let (inserted, changed, revived) = (try cells[Self.columnCount].decode(Bool.self), try cells[Self.columnCount + 1].decode(Bool.self),
+                                                try cells[Self.columnCount + 2].decode(Bool.self))
+            if inserted && maxClients > 0 {
+                let count = try await connection.run(
+                    "SELECT dcr_clients FROM tenant_client_counts WHERE tenant_id = \(client.tenantID)", logger: logger)
+                if try count.first?.decode(Int.self) ?? 0 > maxClients { throw ClientRepositoryError.quotaReached }
             }
+            let change: DocumentClientChange? = inserted ? .created : revived ? .revived : changed ? .metadataChanged : nil
+            if let change { try await AuditLog.record(audit(change), tenantID: client.tenantID, on: connection, logger: logger) }
             return stored
         }
     }

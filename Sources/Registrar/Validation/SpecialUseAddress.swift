@@ -50,6 +50,9 @@ public enum SpecialUseAddress: String, Sendable, Equatable, CaseIterable {
         if within(0x0000_0000, 8) { return .unspecified }
         if within(0xE000_0000, 4) { return .multicast }
         if within(0xF000_0000, 4) { return .reserved }
+        // 192.0.0/24 IETF protocol assignments (192.0.0.192 is a cloud metadata address too),
+        // 198.18/15 benchmarking (RFC 2544), 192.88.99/24 the 6to4 relay anycast (RFC 7526).
+        if within(0xC000_0000, 24) || within(0xC612_0000, 15) || within(0xC058_6300, 24) { return .reserved }
         return nil
     }
 
@@ -65,6 +68,17 @@ public enum SpecialUseAddress: String, Sendable, Equatable, CaseIterable {
         if firstTen && bytes[10] == 0xFF && bytes[11] == 0xFF { return classify(ipv4: embedded) }
         if firstTen && bytes[10] == 0 && bytes[11] == 0 { return classify(ipv4: embedded) }
         if bytes[0..<12] == [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] { return classify(ipv4: embedded) }
+        // Local-use NAT64 64:ff9b:1::/48 (RFC 8215) carries an IPv4 address in its last 32 bits.
+        if bytes[0..<6] == [0x00, 0x64, 0xFF, 0x9B, 0x00, 0x01] { return classify(ipv4: embedded) ?? .privateUse }
+        // 6to4 2002::/16 (RFC 3056) carries one in bytes 2–5.
+        if bytes[0] == 0x20 && bytes[1] == 0x02 {
+            let sixToFour = UInt32(bytes[2]) << 24 | UInt32(bytes[3]) << 16 | UInt32(bytes[4]) << 8 | UInt32(bytes[5])
+            if let range = classify(ipv4: sixToFour) { return range }
+        }
+        // Teredo 2001::/32 (RFC 4380) hides one, obfuscated: never fetched from. 100::/64 is the
+        // discard prefix (RFC 6666).
+        if bytes[0..<4] == [0x20, 0x01, 0x00, 0x00] { return .reserved }
+        if bytes[0..<8] == [0x01, 0x00, 0, 0, 0, 0, 0, 0] { return .reserved }
         // fd00:ec2::254
         if bytes == [0xFD, 0x00, 0x0E, 0xC2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54] { return .cloudMetadata }
         if bytes[0] & 0xFE == 0xFC { return .privateUse }

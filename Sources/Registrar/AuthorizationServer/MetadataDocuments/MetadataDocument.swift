@@ -52,8 +52,16 @@ public enum MetadataDocument {
     ///   `token_endpoint_auth_methods_supported` (ChatGPT's) is negotiated: `private_key_jwt` when
     ///   the document names keys and the tenant allows it, else `none`.
     public static func validate(_ body: [UInt8], url: String, policy: RegistrationPolicy) throws(Refusal) -> ClientMetadataValidator.Result {
-        var document: [String: JSONValue]
+        let document: [String: JSONValue]
         do { document = try JSONValue.parseObject(body) } catch { throw Refusal("the document is not a JSON object") }
+        return try validate(document: document, url: url, policy: policy)
+    }
+
+    /// The rules on a parsed document; also how a stored document is judged again under the
+    /// tenant's current policy when its host answers 304.
+    public static func validate(document: [String: JSONValue], url: String, policy: RegistrationPolicy) throws(Refusal) -> ClientMetadataValidator.Result {
+        var document = document
+        try checkRegistrationGates(policy)
         guard case .string(let named)? = document["client_id"] else { throw Refusal("the document has no client_id") }
         guard Array(named.utf8) == Array(url.utf8) else { throw Refusal("the document's client_id is not its own URL") }
         for member in ["client_secret", "client_secret_expires_at"] where document[member] != nil {
@@ -62,16 +70,37 @@ public enum MetadataDocument {
         document["token_endpoint_auth_method"] = .string(try negotiateMethod(document, policy: policy).rawValue)
         document.removeValue(forKey: "token_endpoint_auth_methods_supported")
         if case .array(let grants)? = document["grant_types"] {
+            // client_credentials is never a document's: anyone could name the document, and the
+            // grant needs no user (RFC 6749 §4.4).
             let supported = grants.filter { value in
-                guard let name = value.stringValue, let grant = GrantType(rawValue: name) else { return false }
+                guard let name = value.stringValue, let grant = GrantType(rawValue: name), grant != .clientCredentials else { return false }
                 return policy.grantTypes.contains(grant)
             }
             if supported.isEmpty { document.removeValue(forKey: "grant_types") } else { document["grant_types"] = .array(supported) }
         }
+        let result: ClientMetadataValidator.Result
         do {
-            return try ClientMetadataValidator.validate(document, policy: policy)
+            result = try ClientMetadataValidator.validate(document, policy: policy)
         } catch {
             throw Refusal("the document's metadata is refused: \(error.errorDescription ?? error.code.rawValue)")
+        }
+        // The tenant's rule for who may add a client without an initial access token applies to
+        // documents as to registrations: under `open_for_trusted_redirects`, only loopback
+        // redirects and those on trusted hosts.
+        if policy.registrationAccess == .openForTrustedRedirects && policy.requiresInitialAccessToken(for: result.redirectURIs) {
+            throw Refusal("the document's redirect URIs are not on hosts this service trusts")
+        }
+        return result
+    }
+
+    /// Gates of the registration policy that no document can pass: it carries neither an
+    /// initial access token nor a software statement.
+    static func checkRegistrationGates(_ policy: RegistrationPolicy) throws(Refusal) {
+        if policy.registrationAccess == .initialAccessToken {
+            throw Refusal("this service adds clients only with an initial access token")
+        }
+        if policy.softwareStatementMode == .required {
+            throw Refusal("this service adds clients only with a software statement")
         }
     }
 
@@ -81,7 +110,8 @@ public enum MetadataDocument {
             guard let name = value.stringValue else { throw Refusal("token_endpoint_auth_method must be a string") }
             if sharedSecretMethods.contains(name) { throw Refusal("the document names \(name), a shared-secret method, which a public document cannot use") }
             guard let method = TokenEndpointAuthMethod(rawValue: name), allowed.contains(method) else {
-                throw Refusal("token_endpoint_auth_method '\(name)' is not allowed here; use one of: \(allowed.map(\.rawValue).joined(separator: ", "))")
+                throw Refusal("token_endpoint_auth_method '\(ClientMetadataValidator.printable(name))' is not allowed here; "
+                              + "use one of: \(allowed.map(\.rawValue).joined(separator: ", "))")
             }
             return method
         }

@@ -30,9 +30,13 @@ struct MetadataDocumentClients: Sendable {
         if let stored, stored.registeredVia == .cimd, let fetch = stored.document, fetch.expiresAt > now() {
             return stored
         }
-        // A fetch is work anyone can make the server do: it is counted as a registration.
-        try await limiter.check(RateLimitCheck.registration(from: address, tenantID: tenantID, limits: tenant.tenant.policy.rateLimits,
-                                                            platform: platform))
+        // A new document's client is what anyone can make the server fetch and store: it costs
+        // what a registration costs. A stored one's revalidation does not, so that a spent
+        // registration budget never stops clients that already work.
+        if stored == nil {
+            try await limiter.check(RateLimitCheck.registration(from: address, tenantID: tenantID, limits: tenant.tenant.policy.rateLimits,
+                                                                platform: platform))
+        }
         return try await flights.run("\(tenantID) \(url)") {
             try await fetch(url, tenant: tenant, stored: stored)
         }
@@ -55,6 +59,10 @@ struct MetadataDocumentClients: Sendable {
         let fetch = MetadataDocumentFetch(fetchedAt: at, expiresAt: MetadataDocument.expiry(of: response.headers, fetchedAt: at, settings: policy.metadataDocuments),
                                           etag: response.headers.first(name: "etag"), lastModified: response.headers.first(name: "last-modified"))
         if response.status == 304, var stored {
+            // Unchanged at its host, but judged again under the tenant's current policy.
+            var document = stored.metadata.json
+            document["client_id"] = .string(url)
+            _ = try MetadataDocument.validate(document: document, url: url, policy: policy)
             try await clients.renewDocument(tenantID: tenant.tenant.id, clientID: url, fetch)
             stored.document = fetch
             return stored
@@ -64,11 +72,13 @@ struct MetadataDocumentClients: Sendable {
                                       clientSecretExpiresAt: nil, registrationAccessTokenHash: nil, registeredVia: .cimd,
                                       sourceAddress: nil, createdAt: at)
         client.document = fetch
-        let audit = AuditEvent(action: "client.registered", actorType: .system, clientID: url,
-                               details: ["registered_via": .string(RegisteredClient.Origin.cimd.rawValue),
-                                         "client_name": result.metadata.clientName.map(JSONValue.string) ?? .null])
+        let details: [String: JSONValue] = ["registered_via": .string(RegisteredClient.Origin.cimd.rawValue),
+                                            "client_name": result.metadata.clientName.map(JSONValue.string) ?? .null]
         do {
-            return try await clients.storeDocumentClient(client, maxClients: policy.maxClients, audit: audit)
+            return try await clients.storeDocumentClient(client, maxClients: policy.maxClients, audit: { change in
+                AuditEvent(action: change == .created ? "client.registered" : "client.updated", actorType: .system, clientID: url,
+                           details: details.merging(["document_change": .string(change.rawValue)]) { first, _ in first })
+            })
         } catch ClientRepositoryError.quotaReached {
             throw MetadataDocument.Refusal("this service holds as many clients as it may")
         }

@@ -130,16 +130,18 @@ struct ClientAuthenticator: Sendable {
         let isDocument = MetadataDocument.isDocumentURL(presentation.clientID)
         let shared = limiter.checksShareLookups && ClientPresentation.isPlausibleClientID(presentation.clientID) && !isDocument
         if !shared { try await limiter.check(checks) }
-        do {
-            var document: RegisteredClient?
-            if isDocument && ClientPresentation.isPlausibleClientID(presentation.clientID) {
-                // A document that cannot be fetched or is refused authenticates nothing.
-                do {
-                    document = try await documents.client(presentation.clientID, tenant: tenant, address: address)
-                } catch is MetadataDocument.Refusal {
-                    throw refusal
-                }
+        var document: RegisteredClient?
+        if isDocument && ClientPresentation.isPlausibleClientID(presentation.clientID) {
+            // A document that cannot be fetched or is refused authenticates nothing. That is no
+            // failed authentication of the caller: its host's outage must not lock out the
+            // address that all of one MCP client's users share.
+            do {
+                document = try await documents.client(presentation.clientID, tenant: tenant, address: address)
+            } catch is MetadataDocument.Refusal {
+                throw refusal
             }
+        }
+        do {
             let client = try await verify(presentation, tenantID: tenantID, audiences: [tenant.issuer, tenant.issuer + "/token", endpoint],
                                           checking: shared ? checks : [], document: document)
             return Authenticated(client: client, method: presentation.method)
