@@ -109,8 +109,9 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                   limiter: limiter, lookupLimit: platformLimits.tenantLookupsPerAddress)
     let tags = try config.resolvedTokenTagKey()
     // The tenants' token signing keys, sealed under the key-encryption key (design §4).
+    let encryption = try config.resolvedKeyEncryptionKey()
     let signingKeys = SigningKeyStore(repository: PostgresSigningKeyRepository(database: database),
-                                      encryption: try config.resolvedKeyEncryptionKey(), now: overrides.now)
+                                      encryption: encryption, now: overrides.now)
     let accessTokens = AccessTokenIssuer(keys: signingKeys, now: overrides.now)
     let accessTokenValidator = AccessTokenValidator(keys: signingKeys, now: overrides.now)
     let registration = ClientRegistrationService(hasher: hasher, tags: tags, clients: clients, now: overrides.now)
@@ -137,6 +138,10 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let remoteKeys = RemoteKeySets(fetcher: fetcher)
     let documents = MetadataDocumentClients(clients: clients, fetcher: fetcher, limiter: limiter, platform: platformLimits,
                                             logger: logger, now: overrides.now)
+    // The tenants' upstream OpenID providers and the vault of what they issued.
+    let identityProviders = PostgresIdentityProviderRepository(database: database)
+    let upstream = UpstreamProviders(fetcher: fetcher)
+    let vault = TokenVault(providers: identityProviders, upstream: upstream, encryption: encryption, now: overrides.now)
 
     // The middleware order, outermost first, is part of the design:
     // 1. RequestMiddleware: request id, source address, access log, `nosniff` on every answer;
@@ -198,8 +203,12 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let resourceServerRepository = PostgresResourceServerRepository(database: database)
     admin.addResourceServerRoutes(to: router, servers: resourceServerRepository)
     admin.addUserRoutes(to: router, service: UserService(hasher: hasher, users: users, now: overrides.now))
-    try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
-                         pages: pages, now: overrides.now).addRoutes(to: router)
+    let signIn = try SignInController(resolver: resolver, users: users, sessions: sessionStore, hasher: hasher, csrf: csrf, limiter: limiter,
+                                      pages: pages, identityProviders: identityProviders, now: overrides.now)
+    signIn.addRoutes(to: router)
+    UpstreamSignInController(signIn: signIn, providers: identityProviders, upstream: upstream, users: users, sessions: sessionStore,
+                             encryption: encryption, now: overrides.now).addRoutes(to: router)
+    admin.addIdentityProviderRoutes(to: router, providers: identityProviders, encryption: encryption)
     let consentGrants = PostgresConsentGrantRepository(database: database)
     AdminGrantRoutes(admin: admin, users: users, grants: consentGrants).addRoutes(to: router)
     // GET /authorize, the consent form and the user's grants (no CORS: browser navigations only).
@@ -220,7 +229,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
         repository: tokenGrantRepository, validator: accessTokenValidator,
         resourceServers: ResourceServerAuthenticator(servers: resourceServerRepository, verifier: verifier, now: overrides.now),
         limiter: limiter, failures: failures, platform: platformLimits, usage: usage, audit: clients, maximumBodyBytes: config.maximumBodyBytes,
-        now: overrides.now
+        vault: vault, now: overrides.now
     ).addRoutes(to: router)
     // OpenID Connect UserInfo (Bearer access tokens of the tenant, revocation list checked).
     UserinfoController(resolver: resolver, validator: accessTokenValidator, revocations: tokenGrantRepository, users: users,

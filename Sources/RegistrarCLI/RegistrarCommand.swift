@@ -11,7 +11,7 @@ struct RegistrarCommand: AsyncParsableCommand {
         commandName: "registrar",
         abstract: "Multi-tenant OAuth 2.0 client registration service and authorization server.",
         subcommands: [Serve.self, Migrate.self, TenantCommand.self, PolicyCommand.self, InitialAccessTokenCommand.self, KeyCommand.self, ClientCommand.self,
-                      ResourceCommand.self, UserCommand.self, SigningKeyCommand.self, AuditCommand.self, PlatformAuditCommand.self, HashRateCommand.self]
+                      ResourceCommand.self, IdentityProviderCommand.self, UserCommand.self, SigningKeyCommand.self, AuditCommand.self, PlatformAuditCommand.self, HashRateCommand.self]
     )
 
     /// Errors are one line on standard error and a non-zero exit; help goes to standard output.

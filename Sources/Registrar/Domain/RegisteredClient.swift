@@ -118,6 +118,8 @@ public struct AuditEvent: Sendable, Equatable {
         case system
         /// A tenant's local user, at the sign-in page (sign-in, sign-out).
         case user
+        /// A tenant's resource server, at the token endpoint (token exchange).
+        case resourceServer = "resource_server"
     }
 
     public var action: String

@@ -27,7 +27,7 @@ struct DocumentServer: Sendable {
     }
 
     /// The names the certificate is issued for; tests resolve them to 127.0.0.1.
-    static let hosts = ["docs.test", "claude.test", "untrusted.test", "dual.test"]
+    static let hosts = ["docs.test", "claude.test", "untrusted.test", "dual.test", "idp.test"]
     static let authority = TestAuthority()
 
     final class Routes: Sendable {

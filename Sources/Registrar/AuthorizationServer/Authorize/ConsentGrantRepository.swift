@@ -70,6 +70,9 @@ public struct PostgresConsentGrantRepository: ConsentGrantRepository {
                 RETURNING grant_id
                 """, logger: logger)
             guard !deleted.isEmpty else { return false }
+            // A revoked grant also ends what the vault holds for the user: a resource server
+            // must not go on reaching the upstream provider on a consent that was withdrawn.
+            try await PostgresIdentityProviderRepository.dropVault(of: userID, tenant: tenantID, on: connection, logger: logger)
             _ = try await PostgresTokenFamilyRepository.revoke(.grant(grantID), reason: .grantRevoked, tenantID: tenantID, at: now,
                                                                on: connection, logger: logger)
             return true

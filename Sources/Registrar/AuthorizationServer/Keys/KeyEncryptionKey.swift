@@ -55,23 +55,34 @@ public struct KeyEncryptionKey: Sendable {
 
     /// AES-GCM combined form (12-byte random nonce ‖ ciphertext ‖ 16-byte tag), as 0010 stores it.
     public func seal(_ plaintext: some DataProtocol, tenantID: UUID, kid: String) throws -> Data {
-        let box = try AES.GCM.seal(plaintext, using: key, authenticating: Self.associatedData(tenantID: tenantID, kid: kid))
+        try seal(plaintext, purpose: "signing key", tenantID: tenantID, binding: kid)
+    }
+
+    public func open(_ sealed: some DataProtocol, tenantID: UUID, kid: String) throws -> Data {
+        try open(sealed, purpose: "signing key", tenantID: tenantID, binding: kid)
+    }
+
+    /// The same for any other secret at rest (an identity provider's client secret, a vaulted
+    /// token): `purpose` and `binding` (its row) go into the associated data, so that a sealed
+    /// value opens only as what and where it was sealed.
+    public func seal(_ plaintext: some DataProtocol, purpose: String, tenantID: UUID, binding: String) throws -> Data {
+        let box = try AES.GCM.seal(plaintext, using: key, authenticating: Self.associatedData(purpose: purpose, tenantID: tenantID, binding: binding))
         guard let combined = box.combined else { throw OpenFailed() }
         return combined
     }
 
-    public func open(_ sealed: some DataProtocol, tenantID: UUID, kid: String) throws -> Data {
+    public func open(_ sealed: some DataProtocol, purpose: String, tenantID: UUID, binding: String) throws -> Data {
         do {
             let box = try AES.GCM.SealedBox(combined: sealed)
-            return try AES.GCM.open(box, using: key, authenticating: Self.associatedData(tenantID: tenantID, kid: kid))
+            return try AES.GCM.open(box, using: key, authenticating: Self.associatedData(purpose: purpose, tenantID: tenantID, binding: binding))
         } catch {
             throw OpenFailed()
         }
     }
 
-    /// A purpose label, the tenant id and the kid, separated by NUL (neither can contain one), so
-    /// that no two rows share associated data.
-    static func associatedData(tenantID: UUID, kid: String) -> Data {
-        Data("registrar signing key v1\u{0}\(tenantID.uuidString.lowercased())\u{0}\(kid)".utf8)
+    /// A purpose label, the tenant id and the row's binding (a kid, a provider), separated by NUL
+    /// (none can contain one), so that no two rows share associated data.
+    static func associatedData(purpose: String, tenantID: UUID, binding: String) -> Data {
+        Data("registrar \(purpose) v1\u{0}\(tenantID.uuidString.lowercased())\u{0}\(binding)".utf8)
     }
 }

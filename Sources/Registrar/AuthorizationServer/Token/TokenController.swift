@@ -19,6 +19,8 @@ struct TokenController: Sendable {
     /// Where reuse of a code or refresh token is audited.
     let audit: any ClientRepository
     let maximumBodyBytes: Int
+    /// The vault behind RFC 8693 token exchange.
+    let vault: TokenVault?
     let now: @Sendable () -> Date
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -39,6 +41,8 @@ struct TokenController: Sendable {
         let tenant = try await resolver.resolve(context)
         let form = try await FormBody.read(request, limit: maximumBodyBytes)
         guard let grantTypeName = form["grant_type"] else { throw OAuthError(.invalidRequest, "grant_type is required") }
+        // RFC 8693: a resource server's request, authenticated as one, not a client's grant.
+        if grantTypeName == TokenVault.grantType { return try await exchange(request, form: form, tenant: tenant, context: context) }
         // RFC 6749 §5.2: a grant this server does not implement (implicit and password never are).
         guard let grantType = GrantType(rawValue: grantTypeName) else {
             throw OAuthError(.unsupportedGrantType, "grant_type '\(ClientMetadataValidator.printable(grantTypeName))' is not supported")

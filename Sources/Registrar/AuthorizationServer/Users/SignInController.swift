@@ -19,6 +19,8 @@ public struct SignInController: Sendable {
     let csrf: CSRFProtection
     let limiter: any RateLimiter
     let pages: PageRenderer
+    /// The tenant's upstream OpenID providers, offered on the page.
+    let identityProviders: any IdentityProviderRepository
     let now: @Sendable () -> Date
     /// A hash of a random secret with the configured parameters: unknown emails are verified
     /// against it, so that their answer takes as long as a wrong password's.
@@ -32,7 +34,8 @@ public struct SignInController: Sendable {
     static let failedMessage = "The email or password is not correct."
 
     init(resolver: TenantResolver, users: any UserRepository, sessions: SessionStore, hasher: Argon2Hasher, csrf: CSRFProtection,
-         limiter: any RateLimiter, pages: PageRenderer, now: @escaping @Sendable () -> Date) throws {
+         limiter: any RateLimiter, pages: PageRenderer, identityProviders: any IdentityProviderRepository,
+         now: @escaping @Sendable () -> Date) throws {
         self.resolver = resolver
         self.users = users
         self.sessions = sessions
@@ -40,6 +43,7 @@ public struct SignInController: Sendable {
         self.csrf = csrf
         self.limiter = limiter
         self.pages = pages
+        self.identityProviders = identityProviders
         self.now = now
         self.dummyHash = try Argon2Hasher.hashSync(SecretGenerator.randomToken(), parameters: hasher.parameters, implementation: hasher.implementation)
     }
@@ -85,7 +89,7 @@ public struct SignInController: Sendable {
                 return redirect(to: returnTo, tenant: tenant, cookies: [])
             }
             let hint = query["login_hint"].map { String($0.prefix(320)) } ?? ""
-            return form(tenant, request: request, email: hint, returnTo: returnTo, error: nil, status: .ok)
+            return try await form(tenant, request: request, email: hint, returnTo: returnTo, error: nil, status: .ok)
         }
     }
 
@@ -100,8 +104,13 @@ public struct SignInController: Sendable {
             let binding = CSRFProtection.preSessionCookie(tenant).value(in: request.headers)
             guard csrf.verify(fields["csrf_token"], purpose: "signin", tenant: tenant, binding: binding) else {
                 // A fresh form with a fresh token; what was typed is not trusted, so not kept.
-                return form(tenant, request: request, email: "", returnTo: returnTo,
+                return try await form(tenant, request: request, email: "", returnTo: returnTo,
                             error: "This sign-in form expired or did not come from this page. Please try again.", status: .forbidden)
+            }
+            // A provider that turned local passwords off: no password is checked here at all.
+            guard try await identityProviders.list(tenant: tenant.tenant.id).allSatisfy(\.localPasswords) else {
+                return try await form(tenant, request: request, email: "", returnTo: returnTo,
+                                      error: "This service signs you in with your organisation's account only.", status: .forbidden)
             }
             let password = fields["password"] ?? ""
             let limits = tenant.tenant.policy.rateLimits
@@ -122,21 +131,27 @@ public struct SignInController: Sendable {
                 try await users.record(AuditEvent(action: "user.sign_in_failed", actorType: .anonymous, actorID: reason.userID,
                                                   sourceAddress: context.sourceAddress, requestID: context.requestID,
                                                   details: ["reason": .string(reason.text)]), tenant: tenant.tenant.id)
-                return form(tenant, request: request, email: email, returnTo: returnTo, error: Self.failedMessage, status: .ok)
+                return try await form(tenant, request: request, email: email, returnTo: returnTo, error: Self.failedMessage, status: .ok)
             }
             let sessionCookie = try await sessions.start(for: user, request: request, tenant: tenant)
             try await users.recordSignIn(id: user.id, tenant: tenant.tenant.id, at: now(), audit: AuditEvent(
                 action: "user.signed_in", actorType: .user, actorID: user.id.uuidString.lowercased(),
                 sourceAddress: context.sourceAddress, requestID: context.requestID))
-            let cookies = [sessionCookie, CSRFProtection.preSessionCookie(tenant).clearing]
-            guard let returnTo else {
-                var response = pages.render("signedin", ["tenantName": tenant.tenant.displayName, "lang": "en",
-                                                         "email": user.email, "signOutAction": tenant.issuer + "/signout"])
-                for cookie in cookies { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
-                return response
-            }
-            return redirect(to: returnTo, tenant: tenant, cookies: cookies)
+            return signedIn(user, returnTo: returnTo, tenant: tenant, session: sessionCookie)
         }
+    }
+
+    /// After a sign-in (here or through a provider): the new session's cookie, the pre-session
+    /// cookie cleared, and back to the authorization request, or a plain "signed in" page.
+    func signedIn(_ user: User, returnTo: String?, tenant: ResolvedTenant, session sessionCookie: String) -> Response {
+        let cookies = [sessionCookie, CSRFProtection.preSessionCookie(tenant).clearing]
+        guard let returnTo, SignInReturnPath.isValid(returnTo, tenant: tenant) else {
+            var response = pages.render("signedin", ["tenantName": tenant.tenant.displayName, "lang": "en",
+                                                     "email": user.email, "signOutAction": tenant.issuer + "/signout"])
+            for cookie in cookies { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
+            return response
+        }
+        return redirect(to: returnTo, tenant: tenant, cookies: cookies)
     }
 
     /// Why a sign-in failed, for the audit log only; the user sees one message for all of them.
@@ -167,8 +182,10 @@ public struct SignInController: Sendable {
     }
 
     /// The sign-in form, with a CSRF token bound to the browser's pre-session cookie (set here
-    /// when the browser has none yet).
-    func form(_ tenant: ResolvedTenant, request: Request, email: String, returnTo: String?, error: String?, status: HTTPResponse.Status) -> Response {
+    /// when the browser has none yet), and a way in through each of the tenant's providers.
+    func form(_ tenant: ResolvedTenant, request: Request, email: String, returnTo: String?, error: String?,
+              status: HTTPResponse.Status) async throws -> Response {
+        let providers = try await identityProviders.list(tenant: tenant.tenant.id)
         let cookie = CSRFProtection.preSessionCookie(tenant)
         var binding = cookie.value(in: request.headers).flatMap { SessionStore.isWellFormed($0) ? $0 : nil }
         var setCookie: String?
@@ -184,6 +201,11 @@ public struct SignInController: Sendable {
             "csrfToken": csrf.token(purpose: "signin", tenant: tenant, binding: binding!),
             "email": email,
             "returnTo": returnTo ?? "",
+            "providers": providers.map { provider -> [String: Any] in
+                ["name": provider.displayName, "url": UpstreamSignInController.startURL(tenant, provider: provider.id, returnTo: returnTo)]
+            },
+            "hasProviders": !providers.isEmpty,
+            "localPasswords": providers.allSatisfy(\.localPasswords),
         ]
         if let error { values["error"] = error }
         var response = pages.render("signin", values, status: status)

@@ -185,6 +185,8 @@ public struct PostgresUserRepository: UserRepository {
         let sessions = try await connection.run(
             "DELETE FROM sessions WHERE tenant_id = \(tenant) AND user_id = \(id) RETURNING session_hash", logger: logger).count
         try await PostgresTokenFamilyRepository.revoke(.user(id), reason: .userRevoked, tenantID: tenant, at: now, on: connection, logger: logger)
+        // What upstream providers issued for the user goes with the sessions it came from.
+        try await PostgresIdentityProviderRepository.dropVault(of: id, tenant: tenant, on: connection, logger: logger)
         return sessions
     }
 
