@@ -24,11 +24,13 @@ CREATE TABLE identity_providers (
     PRIMARY KEY (tenant_id, provider_id)
 );
 
--- Which local user an upstream subject is: created at the first sign-in, found at the next.
+-- Which local user an upstream subject is: created at the first sign-in, found at the next. The
+-- subject is the ID token's checked issuer and subject ("{iss} {sub}"): under a multi-tenant
+-- issuer, one directory's subject is never another's.
 CREATE TABLE user_identities (
     tenant_id   uuid NOT NULL,
     provider_id text NOT NULL,
-    subject     text NOT NULL CHECK (octet_length(subject) BETWEEN 1 AND 1000),
+    subject     text NOT NULL CHECK (octet_length(subject) BETWEEN 1 AND 3000),
     user_id     uuid NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, provider_id, subject),
@@ -52,6 +54,7 @@ CREATE TABLE upstream_sign_ins (
     PRIMARY KEY (tenant_id, state_hash),
     FOREIGN KEY (tenant_id, provider_id) REFERENCES identity_providers ON DELETE CASCADE
 );
+CREATE INDEX upstream_sign_ins_by_expiry ON upstream_sign_ins (tenant_id, expires_at);
 
 -- The vault: what a provider issued to Registrar for one user, sealed under the key-encryption
 -- key and bound to tenant, user and provider.

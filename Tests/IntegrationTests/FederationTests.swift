@@ -180,10 +180,27 @@ struct FederationTests {
     @Test("An email outside the provider's allowed domains is refused")
     func emailDomainRefused() async throws {
         try await Self.run(domains: ["fabrikam.example"]) { world in
+            try await TokenFixture.execute(world.upstream, "UPDATE users SET email_verified = true")
             let (reply, _, _) = try await Self.signIn(world)
             #expect(reply.status == .forbidden)
             #expect(reply.header("Location") == nil)
             #expect(try await Self.downstreamUsers(world) == 0)
+        }
+    }
+
+    @Test("Allowed email domains are judged on a verified email only")
+    func emailDomainNeedsVerifiedEmail() async throws {
+        try await Self.run(domains: ["contoso.example"]) { world in
+            let (unverified, _, _) = try await Self.signIn(world)
+            #expect(unverified.status == .forbidden, "the provider did not vouch for the email")
+            #expect(try await Self.downstreamUsers(world) == 0)
+            try await TokenFixture.execute(world.upstream, "UPDATE users SET email_verified = true")
+            let (verified, _, _) = try await Self.signIn(world)
+            #expect(verified.status == .ok, "\(verified.bodyText)")
+            #expect(try await Self.downstreamUsers(world) == 1)
+            let identity = try await TokenFixture.count(world.downstream, "user_identities",
+                                                        where: "subject LIKE '\(world.upstreamIssuer) %'")
+            #expect(identity == 1, "the link is keyed on the token's issuer and subject")
         }
     }
 

@@ -45,7 +45,9 @@ extension TokenController {
         do {
             token = try await vault.accessToken(user: user, provider: provider, tenant: tenant.tenant.id)
         } catch let unavailable as TokenVault.Unavailable {
-            throw OAuthError(.invalidGrant, unavailable.description)
+            // The detail (an upstream error) is for the operator's log, not for the caller.
+            context.logger.info("token exchange refused", metadata: ["provider": .string(provider.id), "reason": .string(unavailable.description)])
+            throw OAuthError(.invalidGrant, "no token of this provider can be issued for the user")
         }
         try await audit.record(AuditEvent(action: "token.exchanged", actorType: .resourceServer, actorID: server.id,
                                           clientID: verified.clientID, sourceAddress: context.sourceAddress, requestID: context.requestID,

@@ -58,6 +58,10 @@ struct UpstreamSignInController: Sendable {
                 context.logger.warning("identity provider unusable", metadata: ["provider": .string(provider.id), "reason": .string(failure.description)])
                 return self.error(tenant, "\(provider.displayName) cannot be reached for sign-in now. Try again later.", status: .badGateway)
             }
+            // Each start stores a row: anyone's starts are counted as registrations are.
+            let limits = tenant.tenant.policy.rateLimits
+            try await signIn.limiter.check([RateLimitCheck("upstream_sign_ins_per_address", key: "upstream:\(context.limitAddress)",
+                                                           tenantID: tenant.tenant.id, limit: limits.registerPerAddress)])
             // The browser is bound by its pre-session cookie (made here if it has none).
             let cookie = CSRFProtection.preSessionCookie(tenant)
             var setCookie: String?
@@ -165,47 +169,58 @@ struct UpstreamSignInController: Sendable {
         let description: String
     }
 
-    /// The local user of an upstream subject: the one linked to it, else one made now. An
-    /// existing account with the same email is linked only when the provider vouches for the
-    /// email (`email_verified`), so that nobody takes over an account by naming its email.
+    /// The local user of an upstream subject: the one linked to it, else one made now.
+    ///
+    /// The link is keyed on the token's own checked issuer and subject, so that under Entra's
+    /// multi-tenant issuer one directory's subject is never another's; there only `sub` or `oid`
+    /// may name the subject, never a claim a directory's admin can set to anything. An existing
+    /// account with the same email is linked only when the provider vouches for the standard
+    /// `email` claim (`email_verified`), and the allowed email domains are judged only on a
+    /// verified email, so that nobody takes over or creates an account by naming an email.
     func localUser(for claims: [String: JSONValue], provider: IdentityProvider, tenant: ResolvedTenant,
                    context: AppRequestContext) async throws -> Result<User, Refusal> {
         let tenantID = tenant.tenant.id
-        guard let subject = claims[provider.subjectClaim]?.stringValue, (1...1000).contains(subject.utf8.count) else {
+        guard let issuer = claims["iss"]?.stringValue,
+              let subject = claims[provider.subjectClaim]?.stringValue, (1...500).contains(subject.utf8.count) else {
             return .failure(Refusal(description: "\(provider.displayName) did not say who you are."))
         }
-        let email = claims[provider.emailClaim]?.stringValue?.trimmingCharacters(in: .whitespaces)
-        if let email, !provider.allows(email: email) {
+        if claims["tid"] != nil && provider.issuer != issuer && !["sub", "oid"].contains(provider.subjectClaim) {
+            return .failure(Refusal(description: "\(provider.displayName) is configured with a subject claim this service cannot trust."))
+        }
+        let identity = issuer + " " + subject
+        let emailVerified = provider.emailClaim == "email" && claims["email_verified"] == .bool(true)
+        let email = claims[provider.emailClaim]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !provider.allowedEmailDomains.isEmpty, !(emailVerified && email.map(provider.allows(email:)) == true) {
             try await users.record(AuditEvent(action: "user.sign_in_failed", actorType: .anonymous, sourceAddress: context.sourceAddress,
                                               requestID: context.requestID,
                                               details: ["provider": .string(provider.id), "reason": .string("email_domain")]), tenant: tenantID)
             return .failure(Refusal(description: "Accounts of this email domain cannot sign in here."))
         }
-        if email == nil && !provider.allowedEmailDomains.isEmpty {
-            return .failure(Refusal(description: "\(provider.displayName) did not tell this service your email address."))
-        }
-        if let linked = try await providers.linkedUser(provider: provider.id, subject: subject, tenant: tenantID) {
+        if let linked = try await providers.linkedUser(provider: provider.id, subject: identity, tenant: tenantID) {
             guard let user = try await users.find(id: linked, tenant: tenantID), user.status == .active else {
                 return .failure(Refusal(description: "This account is disabled."))
             }
             return .success(user)
         }
-        guard let email, (3...320).contains(email.utf8.count), email.contains("@") else {
+        guard let email, (3...320).contains(email.utf8.count), email.contains("@"),
+              email.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
             return .failure(Refusal(description: "\(provider.displayName) did not tell this service your email address."))
         }
         let audit = AuditEvent(action: "user.identity_linked", actorType: .system, sourceAddress: context.sourceAddress,
                                requestID: context.requestID, details: ["provider": .string(provider.id)])
         if let existing = try await users.find(email: email, tenant: tenantID) {
-            guard claims["email_verified"] == .bool(true), existing.status == .active else {
+            guard emailVerified, existing.status == .active else {
                 return .failure(Refusal(description: "An account with this email exists here. Sign in with it first."))
             }
-            try await providers.link(provider: provider.id, subject: subject, userID: existing.id, creating: nil, tenant: tenantID, audit: audit)
+            try await providers.link(provider: provider.id, subject: identity, userID: existing.id, creating: nil, tenant: tenantID, audit: audit)
             return .success(existing)
         }
-        let name = claims[provider.nameClaim]?.stringValue.map { String($0.prefix(200)) } ?? ""
-        let user = User(tenantID: tenantID, email: email, displayName: name, emailVerified: claims["email_verified"] == .bool(true),
+        // Display text within the column's 400 bytes, whole characters, no control characters.
+        var name = String(String.UnicodeScalarView((claims[provider.nameClaim]?.stringValue ?? "").unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+        while name.utf8.count > 400 { name.removeLast() }
+        let user = User(tenantID: tenantID, email: email, displayName: name, emailVerified: emailVerified,
                         createdAt: now())
-        try await providers.link(provider: provider.id, subject: subject, userID: user.id, creating: user, tenant: tenantID, audit: audit)
+        try await providers.link(provider: provider.id, subject: identity, userID: user.id, creating: user, tenant: tenantID, audit: audit)
         return .success(user)
     }
 
