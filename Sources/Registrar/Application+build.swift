@@ -222,8 +222,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let tokenGrantRepository = PostgresTokenGrantRepository(database: database)
     TokenController(
         resolver: resolver,
-        authenticator: ClientAuthenticator(clients: clients, documents: documents, verifier: verifier, assertions: assertions, limiter: limiter, failures: failures,
-                                           platform: platformLimits, now: overrides.now),
+        authenticator: ClientAuthenticator(clients: clients, credentials: tokenGrantRepository, documents: documents, verifier: verifier,
+                                           assertions: assertions, limiter: limiter, failures: failures, platform: platformLimits, now: overrides.now),
         grants: TokenGrants(grants: tokenGrantRepository, issuer: accessTokens, signingKeys: signingKeys, resources: resourceServerRepository,
                             now: overrides.now),
         repository: tokenGrantRepository, validator: accessTokenValidator,

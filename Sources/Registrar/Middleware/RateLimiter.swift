@@ -123,11 +123,13 @@ public struct PostgresRateLimiter: RateLimiter {
 
     public func check(_ checks: [RateLimitCheck]) async throws {
         guard !checks.isEmpty else { return }
-        let query = PostgresQuery(unsafeSQL: "SELECT refused, wait_milliseconds FROM " + Self.inOrder, binds: try Self.bindings(checks))
-        guard let row = try await database.query(query).first else { return }
+        guard let row = try await database.execute(Check.self, try Self.bindings(checks)).first else { return }
         let (refused, waitMilliseconds) = try row.decode((Int32, Int64).self)
         if let exceeded = Self.exceeded(checks, refused: refused, waitMilliseconds: waitMilliseconds) { throw exceeded }
     }
+
+    /// The checks alone, prepared once per connection.
+    enum Check: PreparedSQL { static let sql = "SELECT refused, wait_milliseconds FROM " + inOrder }
 
     /// The checks as a FROM item with the columns `refused` (the 1-based position of the first
     /// check over its limit, 0 for none) and `wait_milliseconds`; its parameters are $1 to $5,

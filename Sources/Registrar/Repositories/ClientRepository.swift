@@ -149,9 +149,20 @@ public struct PostgresClientRepository: ClientRepository {
 
     /// One round trip: the function sets the tenant for its statement, so RLS still applies.
     public func find(tenantID: UUID, clientID: String) async throws -> RegisteredClient? {
-        try await database.query(
-            "SELECT \(unescaped: Self.columns) FROM registrar_find_client(\(tenantID), \(clientID))"
-        ).first.flatMap { try Self.decode($0, tenantID: tenantID) }
+        var binds = PostgresBindings()
+        binds.append(tenantID)
+        binds.append(clientID)
+        return try await database.execute(FindClient.self, binds).first.flatMap { try Self.decode($0, tenantID: tenantID) }
+    }
+
+    /// A client by id (the token endpoint, /authorize, RFC 7592): prepared once per connection.
+    enum FindClient: PreparedSQL { static let sql = "SELECT \(columns) FROM registrar_find_client($1, $2)" }
+    /// The limiter's checks, then the client only if none refused: prepared once per connection.
+    enum FindClientAfterChecking: PreparedSQL {
+        static let sql = """
+            SELECT \(columns), l.refused, l.wait_milliseconds
+            FROM \(PostgresRateLimiter.inOrder) l LEFT JOIN LATERAL registrar_find_client($6, $7) ON l.refused = 0
+            """
     }
 
     public func find(tenantID: UUID, clientID: String, afterChecking checks: [RateLimitCheck]) async throws -> RegisteredClient? {
@@ -161,10 +172,7 @@ public struct PostgresClientRepository: ClientRepository {
         try binds.append(clientID)
         // The limiter's columns come last, so that the client's decode as everywhere else; the
         // client's are NULL when a check refused or there is no such client.
-        guard let row = try await database.query(PostgresQuery(unsafeSQL: """
-            SELECT \(Self.columns), l.refused, l.wait_milliseconds
-            FROM \(PostgresRateLimiter.inOrder) l LEFT JOIN LATERAL registrar_find_client($6, $7) ON l.refused = 0
-            """, binds: binds)).first else { return nil }
+        guard let row = try await database.execute(FindClientAfterChecking.self, binds).first else { return nil }
         let cells = row.makeRandomAccess()
         let (refused, wait) = (try cells[Self.columnCount].decode(Int32.self), try cells[Self.columnCount + 1].decode(Int64.self))
         if let exceeded = PostgresRateLimiter.exceeded(checks, refused: refused, waitMilliseconds: wait) { throw exceeded }

@@ -108,6 +108,15 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
         try await find(id: id, tenant: tenant, checkingRevocationOf: nil, afterChecking: [])?.server
     }
 
+    /// Introspection's one statement: the limiter's checks, the resource server if none refused,
+    /// and whether the token's jti is revoked. Prepared once per connection.
+    enum FindForIntrospection: PreparedSQL {
+        static let sql = """
+            \(selection), registrar_access_token_revoked($6, $8), l.refused, l.wait_milliseconds
+            FROM \(PostgresRateLimiter.inOrder) l LEFT JOIN LATERAL registrar_find_resource_server($6, $7) ON l.refused = 0
+            """
+    }
+
     /// One statement (sql/0006, sql/0014, sql/0017), not a transaction.
     public func find(id: String, tenant: UUID, checkingRevocationOf jti: String?,
                      afterChecking checks: [RateLimitCheck]) async throws -> (server: ResourceServer, jtiRevoked: Bool)? {
@@ -119,10 +128,7 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
         try binds.append(jti)
         // The limiter's columns come last; the resource server's are NULL when a check refused
         // or there is no such resource server. Without checks, $1 to $5 are empty arrays.
-        guard let row = try await database.query(PostgresQuery(unsafeSQL: """
-            \(Self.selection), registrar_access_token_revoked($6, $8), l.refused, l.wait_milliseconds
-            FROM \(PostgresRateLimiter.inOrder) l LEFT JOIN LATERAL registrar_find_resource_server($6, $7) ON l.refused = 0
-            """, binds: binds)).first else { return nil }
+        guard let row = try await database.execute(FindForIntrospection.self, binds).first else { return nil }
         let cells = row.makeRandomAccess()
         let (refused, wait) = (try cells[Self.selectionCount + 1].decode(Int32.self), try cells[Self.selectionCount + 2].decode(Int64.self))
         if let exceeded = PostgresRateLimiter.exceeded(checks, refused: refused, waitMilliseconds: wait) { throw exceeded }

@@ -87,6 +87,8 @@ struct ClientPresentation: Sendable, Equatable {
 /// that refreshes every few minutes does not pay argon2 each time.
 struct ClientAuthenticator: Sendable {
     let clients: any ClientRepository
+    /// Where a grant's credential is read beside the client.
+    let credentials: any TokenGrantRepository
     /// Clients whose `client_id` is the URL of their metadata document.
     let documents: MetadataDocumentClients
     let verifier: TokenVerifier
@@ -99,15 +101,20 @@ struct ClientAuthenticator: Sendable {
     struct Authenticated: Sendable {
         let client: RegisteredClient
         let method: TokenEndpointAuthMethod
+        /// The grant's credential, when it was read in the client's lookup; nil when it was not read.
+        var credential: GrantCredentialRead? = nil
 
         /// RFC 6749 §2.1: a client that can keep a credential.
         var isConfidential: Bool { method != .none }
     }
 
-    /// - Parameter endpoint: the URL of the endpoint called, which a `private_key_jwt` assertion's
-    ///   `aud` may name besides the issuer and the token endpoint (RFC 7523 §3 item 3).
+    /// - Parameters:
+    ///   - endpoint: the URL of the endpoint called, which a `private_key_jwt` assertion's `aud`
+    ///     may name besides the issuer and the token endpoint (RFC 7523 §3 item 3).
+    ///   - credential: a grant's code or refresh token, read in the client's lookup statement
+    ///     where that statement is the database's (returned in `Authenticated.credential`).
     func authenticate(_ request: Request, form: FormBody, tenant: ResolvedTenant, endpoint: String,
-                      context: AppRequestContext) async throws -> Authenticated {
+                      context: AppRequestContext, alongWith credential: GrantCredential? = nil) async throws -> Authenticated {
         let tenantID = tenant.tenant.id
         let limits = tenant.tenant.policy.rateLimits
         let address = context.limitAddress
@@ -142,9 +149,10 @@ struct ClientAuthenticator: Sendable {
             }
         }
         do {
+            var read: GrantCredentialRead?
             let client = try await verify(presentation, tenantID: tenantID, audiences: [tenant.issuer, tenant.issuer + "/token", endpoint],
-                                          checking: shared ? checks : [], document: document)
-            return Authenticated(client: client, method: presentation.method)
+                                          checking: shared ? checks : [], document: document, alongWith: shared ? credential : nil, read: &read)
+            return Authenticated(client: client, method: presentation.method, credential: read)
         } catch is InvalidClient {
             await failures.record(tenantID: tenantID, source: context.sourceAddress, limitAddress: address,
                                   limit: limits.failedAuthenticationsPerAddress, credential: "client_credentials", requestID: context.requestID)
@@ -152,15 +160,31 @@ struct ClientAuthenticator: Sendable {
         }
     }
 
+    /// `verify` without a grant's credential.
+    func verify(_ presentation: ClientPresentation, tenantID: UUID, audiences: Set<String>,
+                checking checks: [RateLimitCheck] = [], document: RegisteredClient? = nil) async throws -> RegisteredClient {
+        var unread: GrantCredentialRead?
+        return try await verify(presentation, tenantID: tenantID, audiences: audiences, checking: checks, document: document, read: &unread)
+    }
+
     /// - Parameters:
     ///   - checks: limiter checks to run in the client's lookup statement.
     ///   - document: the client of a metadata document, already found; nothing is looked up then.
+    ///   - credential: a grant's credential to read in the lookup statement (with `checks` only),
+    ///     into `read`, whether or not the client then authenticates.
     func verify(_ presentation: ClientPresentation, tenantID: UUID, audiences: Set<String>,
-                checking checks: [RateLimitCheck] = [], document: RegisteredClient? = nil) async throws -> RegisteredClient {
+                checking checks: [RateLimitCheck] = [], document: RegisteredClient? = nil,
+                alongWith credential: GrantCredential? = nil, read: inout GrantCredentialRead?) async throws -> RegisteredClient {
         let refusal = InvalidClient(basicRealm: nil)
         guard ClientPresentation.isPlausibleClientID(presentation.clientID) else { throw refusal }
-        let found = if let document { document } else {
-            try await clients.find(tenantID: tenantID, clientID: presentation.clientID, afterChecking: checks)
+        let found: RegisteredClient?
+        if let document {
+            found = document
+        } else if let credential, !checks.isEmpty {
+            (found, read) = try await credentials.findClient(tenantID: tenantID, clientID: presentation.clientID,
+                                                             afterChecking: checks, alongWith: credential)
+        } else {
+            found = try await clients.find(tenantID: tenantID, clientID: presentation.clientID, afterChecking: checks)
         }
         guard let client = found,
               client.status == .active,

@@ -27,6 +27,30 @@ struct StoredAuthorizationCode: Sendable {
     let user: TokenSubject
 }
 
+/// An authorization code as read before its redemption: consumed or not.
+struct FoundAuthorizationCode: Sendable {
+    let code: StoredAuthorizationCode
+    let consumed: Bool
+}
+
+/// The credential of a grant, which the token endpoint reads in the same statement as the
+/// client's lookup (`ClientRepository.find(tenantID:clientID:afterChecking:alongWith:)`), so
+/// that a grant costs one round trip fewer. Nothing read is used before the client authenticated.
+enum GrantCredential: Sendable, Equatable {
+    case authorizationCode(hash: String)
+    case refreshToken(hash: String)
+
+    var isAuthorizationCode: Bool {
+        if case .authorizationCode = self { true } else { false }
+    }
+}
+
+/// What that statement read: the code or refresh token, nil when there is none in the tenant.
+enum GrantCredentialRead: Sendable {
+    case authorizationCode(FoundAuthorizationCode?)
+    case refreshToken(StoredRefreshToken?)
+}
+
 /// A refresh token as stored, with its family and the family's user (none for a family that
 /// was not issued for a user).
 struct StoredRefreshToken: Sendable {
@@ -96,18 +120,42 @@ enum RefreshOutcome<T: Sendable>: Sendable {
 /// then consumes or rotates it together with the new rows in one statement that applies only if
 /// nobody spent it in between; whoever loses that race is answered as a replay.
 protocol TokenGrantRepository: Sendable {
-    func redeemCode<T: Sendable>(hash: String, tenantID: UUID, now: Date,
+    /// The code with this hash, unlocked, consumed or not.
+    func findAuthorizationCode(hash: String, tenantID: UUID) async throws -> FoundAuthorizationCode?
+    /// Redeems `found`, the code with this hash as read before (here or in the client's lookup).
+    func redeemCode<T: Sendable>(_ found: FoundAuthorizationCode, hash: String, tenantID: UUID, now: Date,
                                  _ exchange: @escaping @Sendable (StoredAuthorizationCode) async throws -> (CodeExchangeRecord, T)) async throws -> CodeRedemption<T>
-    func refresh<T: Sendable>(hash: String, tenantID: UUID, now: Date,
+    /// Spends `token`, the refresh token with this hash as read before.
+    func refresh<T: Sendable>(_ token: StoredRefreshToken, hash: String, tenantID: UUID, now: Date,
                               _ exchange: @escaping @Sendable (StoredRefreshToken) async throws -> (RefreshRecord, T)) async throws -> RefreshOutcome<T>
-    /// The refresh token with this hash, unlocked (introspection, revocation).
+    /// The refresh token with this hash, unlocked (grants, introspection, revocation).
     func findRefreshToken(hash: String, tenantID: UUID) async throws -> StoredRefreshToken?
+    /// The client's lookup after the limiter's checks, as `ClientRepository.find(tenantID:clientID:afterChecking:)`,
+    /// with the grant's credential read in the same statement.
+    func findClient(tenantID: UUID, clientID: String, afterChecking checks: [RateLimitCheck],
+                    alongWith credential: GrantCredential) async throws -> (client: RegisteredClient?, credential: GrantCredentialRead)
     /// RFC 7009 §2.1: revokes the family of the refresh token if `clientID` holds it; false otherwise.
     func revokeRefreshToken(hash: String, clientID: String, tenantID: UUID, now: Date) async throws -> Bool
     /// Lists an access token as revoked until it expires (RFC 7009 §2.1, RFC 7662 §2.2).
     func revokeAccessToken(_ token: RecordedAccessToken, tenantID: UUID) async throws
     /// Whether the access token's jti is on the revocation list.
     func isAccessTokenRevoked(jti: String, tenantID: UUID) async throws -> Bool
+}
+
+extension TokenGrantRepository {
+    /// Reads the code, then redeems it.
+    func redeemCode<T: Sendable>(hash: String, tenantID: UUID, now: Date,
+                                 _ exchange: @escaping @Sendable (StoredAuthorizationCode) async throws -> (CodeExchangeRecord, T)) async throws -> CodeRedemption<T> {
+        guard let found = try await findAuthorizationCode(hash: hash, tenantID: tenantID) else { return .unknown }
+        return try await redeemCode(found, hash: hash, tenantID: tenantID, now: now, exchange)
+    }
+
+    /// Reads the refresh token, then spends it.
+    func refresh<T: Sendable>(hash: String, tenantID: UUID, now: Date,
+                              _ exchange: @escaping @Sendable (StoredRefreshToken) async throws -> (RefreshRecord, T)) async throws -> RefreshOutcome<T> {
+        guard let token = try await findRefreshToken(hash: hash, tenantID: tenantID) else { return .unknown }
+        return try await refresh(token, hash: hash, tenantID: tenantID, now: now, exchange)
+    }
 }
 
 struct PostgresTokenGrantRepository: TokenGrantRepository {
@@ -118,31 +166,57 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         self.database = database
     }
 
-    /// Two statements (sql/0017): the code is read unlocked and checked by `exchange`, then
-    /// consumed only if it is still unconsumed; a request that loses the race is a reuse.
-    func redeemCode<T: Sendable>(hash: String, tenantID: UUID, now: Date,
+    // The grants' statements (sql/0017, sql/0014), prepared once per connection.
+    enum FindCode: PreparedSQL { static let sql = "SELECT * FROM registrar_find_authorization_code($1, $2)" }
+    enum RedeemCode: PreparedSQL { static let sql = "SELECT registrar_redeem_authorization_code($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)" }
+    enum FindRefreshToken: PreparedSQL { static let sql = "SELECT * FROM registrar_find_refresh_token($1, $2)" }
+    enum SpendRefreshToken: PreparedSQL { static let sql = "SELECT registrar_spend_refresh_token($1, $2, $3, $4, $5, $6, $7, $8)" }
+    enum AccessTokenRevoked: PreparedSQL { static let sql = "SELECT registrar_access_token_revoked($1, $2)" }
+
+    /// The tenant and the credential every one of them starts with.
+    static func bindings(_ tenantID: UUID, _ credential: String) -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(tenantID)
+        bindings.append(credential)
+        return bindings
+    }
+
+    /// The second of two statements (sql/0017): the code, read unlocked, is checked by
+    /// `exchange`, then consumed only if it is still unconsumed; a request that loses the race is a reuse.
+    func findAuthorizationCode(hash: String, tenantID: UUID) async throws -> FoundAuthorizationCode? {
+        try await database.execute(FindCode.self, Self.bindings(tenantID, hash)).first.map { try Self.decodeCode($0.makeRandomAccess()) }
+    }
+
+    /// A row of `registrar_find_authorization_code` (sql/0017), from column `start` on.
+    static func decodeCode(_ cells: PostgresRandomAccessRow, from start: Int = 0) throws -> FoundAuthorizationCode {
+        func cell<V: PostgresDecodable>(_ index: Int, as type: V.Type = V.self) throws -> V { try cells[start + index].decode(V.self) }
+        let user = TokenSubject(userID: try cell(12), email: try cell(13), emailVerified: try cell(14), displayName: try cell(15),
+                                isActive: try cell(16, as: String.self) == "active")
+        let code = StoredAuthorizationCode(clientID: try cell(0), grantID: try cell(1), redirectURI: try cell(2), redirectURISent: try cell(3),
+                                           codeChallenge: try cell(4), scopes: try cell(5), resources: try cell(6), nonce: try cell(7),
+                                           authTime: try cell(8), expiresAt: try cell(9), user: user)
+        return FoundAuthorizationCode(code: code, consumed: try cell(10, as: Date?.self) != nil)
+    }
+
+    func redeemCode<T: Sendable>(_ found: FoundAuthorizationCode, hash: String, tenantID: UUID, now: Date,
                                  _ exchange: @escaping @Sendable (StoredAuthorizationCode) async throws -> (CodeExchangeRecord, T)) async throws -> CodeRedemption<T> {
-        guard let row = try await database.query("SELECT * FROM registrar_find_authorization_code(\(tenantID), \(hash))").first else {
-            return .unknown
-        }
-        let columns = try row.decode((String, UUID?, String, Bool, String, [String], [String], String?, Date, Date, Date?, UUID?,
-                                      UUID, String, Bool, String, String).self)
-        if columns.10 != nil {
+        if found.consumed {
             // RFC 6749 §4.1.2: a code used twice is refused and what it gave is revoked.
             try await revokeFamily(of: .authorizationCode(hash), reason: .authorizationCodeReuse, tenantID: tenantID, now: now)
             return .reused
         }
-        let user = TokenSubject(userID: columns.12, email: columns.13, emailVerified: columns.14, displayName: columns.15,
-                                isActive: columns.16 == "active")
-        let code = StoredAuthorizationCode(clientID: columns.0, grantID: columns.1, redirectURI: columns.2, redirectURISent: columns.3,
-                                           codeChallenge: columns.4, scopes: columns.5, resources: columns.6, nonce: columns.7,
-                                           authTime: columns.8, expiresAt: columns.9, user: user)
+        let code = found.code
         let (record, result) = try await exchange(code)
-        let outcome = try await database.query("""
-            SELECT registrar_redeem_authorization_code(\(tenantID), \(hash), \(code.clientID), \(now), \(record.familyID),
-                \(record.absoluteExpiresAt), \(record.refreshToken?.hash), \(record.refreshToken?.expiresAt),
-                \(record.accessToken.jti), \(record.accessToken.expiresAt))
-            """).first?.decode(String.self)
+        var binds = Self.bindings(tenantID, hash)
+        binds.append(code.clientID)
+        binds.append(now)
+        binds.append(record.familyID)
+        binds.append(record.absoluteExpiresAt)
+        binds.append(record.refreshToken?.hash)
+        binds.append(record.refreshToken?.expiresAt)
+        binds.append(record.accessToken.jti)
+        binds.append(record.accessToken.expiresAt)
+        let outcome = try await database.execute(RedeemCode.self, binds).first?.decode(String.self)
         switch outcome {
         case "issued":
             return .issued(result)
@@ -154,23 +228,22 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         }
     }
 
-    static func decodeRefreshToken(_ row: PostgresRow) throws -> StoredRefreshToken {
-        let columns = try row.decode((UUID, Date, Date, Date?, String, [String], [String], Date?, Date, Date?,
-                                      UUID?, String?, Bool?, String?, String?).self)
-        let user = columns.10.map { id in
-            TokenSubject(userID: id, email: columns.11 ?? "", emailVerified: columns.12 ?? false, displayName: columns.13 ?? "",
-                         isActive: columns.14 == "active")
+    /// A row of `registrar_find_refresh_token` (sql/0017), from column `start` on.
+    static func decodeRefreshToken(_ cells: PostgresRandomAccessRow, from start: Int = 0) throws -> StoredRefreshToken {
+        func cell<V: PostgresDecodable>(_ index: Int, as type: V.Type = V.self) throws -> V { try cells[start + index].decode(V.self) }
+        let user = try cell(10, as: UUID?.self).map { id in
+            TokenSubject(userID: id, email: try cell(11, as: String?.self) ?? "", emailVerified: try cell(12, as: Bool?.self) ?? false,
+                         displayName: try cell(13, as: String?.self) ?? "", isActive: try cell(14, as: String?.self) == "active")
         }
-        return StoredRefreshToken(familyID: columns.0, createdAt: columns.1, expiresAt: columns.2, rotatedAt: columns.3, clientID: columns.4,
-                                  scopes: columns.5, resources: columns.6, authTime: columns.7, absoluteExpiresAt: columns.8,
-                                  revokedAt: columns.9, user: user)
+        return StoredRefreshToken(familyID: try cell(0), createdAt: try cell(1), expiresAt: try cell(2), rotatedAt: try cell(3),
+                                  clientID: try cell(4), scopes: try cell(5), resources: try cell(6), authTime: try cell(7),
+                                  absoluteExpiresAt: try cell(8), revokedAt: try cell(9), user: user)
     }
 
-    /// Two statements (sql/0017), as for codes: read unlocked, then spent only if it is still the
-    /// family's current token.
-    func refresh<T: Sendable>(hash: String, tenantID: UUID, now: Date,
+    /// The second of two statements (sql/0017), as for codes: the token, read unlocked, is spent
+    /// only if it is still the family's current token.
+    func refresh<T: Sendable>(_ token: StoredRefreshToken, hash: String, tenantID: UUID, now: Date,
                               _ exchange: @escaping @Sendable (StoredRefreshToken) async throws -> (RefreshRecord, T)) async throws -> RefreshOutcome<T> {
-        guard let token = try await findRefreshToken(hash: hash, tenantID: tenantID) else { return .unknown }
         if token.rotatedAt != nil {
             // RFC 9700 §4.14.2: a rotated-out token presented again means one of two parties
             // holds a stolen copy; the server cannot tell which, so the family ends.
@@ -182,10 +255,14 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         case .rotated(let next): (next.hash, next.expiresAt)
         case .kept(let expiresAt): (nil, expiresAt)
         }
-        let outcome = try await database.query("""
-            SELECT registrar_spend_refresh_token(\(tenantID), \(hash), \(token.clientID), \(now), \(successor), \(expiresAt),
-                \(record.accessToken.jti), \(record.accessToken.expiresAt))
-            """).first?.decode(String.self)
+        var binds = Self.bindings(tenantID, hash)
+        binds.append(token.clientID)
+        binds.append(now)
+        binds.append(successor)
+        binds.append(expiresAt)
+        binds.append(record.accessToken.jti)
+        binds.append(record.accessToken.expiresAt)
+        let outcome = try await database.execute(SpendRefreshToken.self, binds).first?.decode(String.self)
         switch outcome {
         case "issued":
             return .issued(result)
@@ -194,6 +271,53 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
             return .reused
         default:
             return .unknown
+        }
+    }
+
+    /// The client's lookup after the checks, and the grant's credential beside it, prepared once
+    /// per connection: the client's columns, the limiter's two, then the credential's row (NULL
+    /// where a check refused or there is none).
+    enum FindClientAndCode: PreparedSQL { static let sql = lookupAlong("registrar_find_authorization_code") }
+    enum FindClientAndRefreshToken: PreparedSQL { static let sql = lookupAlong("registrar_find_refresh_token") }
+
+    static func lookupAlong(_ credentialFunction: String) -> String {
+        """
+        SELECT c.*, l.refused, l.wait_milliseconds, g.*
+        FROM \(PostgresRateLimiter.inOrder) l
+        LEFT JOIN LATERAL (SELECT \(PostgresClientRepository.columns) FROM registrar_find_client($6, $7)) c ON l.refused = 0
+        LEFT JOIN LATERAL \(credentialFunction)($6, $8) g ON l.refused = 0
+        """
+    }
+
+    func findClient(tenantID: UUID, clientID: String, afterChecking checks: [RateLimitCheck],
+              alongWith credential: GrantCredential) async throws -> (client: RegisteredClient?, credential: GrantCredentialRead) {
+        var binds = try PostgresRateLimiter.bindings(checks)
+        binds.append(tenantID)
+        binds.append(clientID)
+        let rows: [PostgresRow]
+        switch credential {
+        case .authorizationCode(let hash):
+            binds.append(hash)
+            rows = try await database.execute(FindClientAndCode.self, binds)
+        case .refreshToken(let hash):
+            binds.append(hash)
+            rows = try await database.execute(FindClientAndRefreshToken.self, binds)
+        }
+        guard let row = rows.first else {
+            return (nil, credential.isAuthorizationCode ? .authorizationCode(nil) : .refreshToken(nil))
+        }
+        let cells = row.makeRandomAccess()
+        let (refused, wait) = (try cells[PostgresClientRepository.columnCount].decode(Int32.self), try cells[PostgresClientRepository.columnCount + 1].decode(Int64.self))
+        if let exceeded = PostgresRateLimiter.exceeded(checks, refused: refused, waitMilliseconds: wait) { throw exceeded }
+        let client = try cells[0].decode(String?.self) == nil ? nil : try PostgresClientRepository.decode(row, tenantID: tenantID)
+        // The credential's first column is never NULL in a row of its own.
+        let start = PostgresClientRepository.columnCount + 2
+        let present = cells[start].bytes != nil
+        switch credential {
+        case .authorizationCode:
+            return (client, .authorizationCode(present ? try Self.decodeCode(cells, from: start) : nil))
+        case .refreshToken:
+            return (client, .refreshToken(present ? try Self.decodeRefreshToken(cells, from: start) : nil))
         }
     }
 
@@ -223,7 +347,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     }
 
     func findRefreshToken(hash: String, tenantID: UUID) async throws -> StoredRefreshToken? {
-        try await database.query("SELECT * FROM registrar_find_refresh_token(\(tenantID), \(hash))").first.map(Self.decodeRefreshToken)
+        try await database.execute(FindRefreshToken.self, Self.bindings(tenantID, hash)).first.map { try Self.decodeRefreshToken($0.makeRandomAccess()) }
     }
 
     func revokeRefreshToken(hash: String, clientID: String, tenantID: UUID, now: Date) async throws -> Bool {
@@ -250,7 +374,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
 
     func isAccessTokenRevoked(jti: String, tenantID: UUID) async throws -> Bool {
         // One statement (sql/0014), not a transaction: introspection pays one round trip.
-        guard let row = try await database.query("SELECT registrar_access_token_revoked(\(tenantID), \(jti))").first else { return false }
+        guard let row = try await database.execute(AccessTokenRevoked.self, Self.bindings(tenantID, jti)).first else { return false }
         return try row.decode(Bool.self)
     }
 }

@@ -33,6 +33,19 @@ struct TokenGrants: Sendable {
         client.metadata.grantTypes.contains(.refreshToken) && policy.grantTypes.contains(.refreshToken)
     }
 
+    /// The code or refresh token a grant presents, when well formed: what the client's lookup
+    /// reads beside the client, so that the grant needs no statement of its own to find it.
+    static func credential(of grantType: GrantType, in form: FormBody) -> GrantCredential? {
+        switch grantType {
+        case .authorizationCode:
+            form["code"].flatMap { OpaqueToken.isWellFormed($0, prefix: OpaqueToken.authorizationCodePrefix) ? .authorizationCode(hash: OpaqueToken.hash($0)) : nil }
+        case .refreshToken:
+            form["refresh_token"].flatMap { OpaqueToken.isWellFormed($0, prefix: OpaqueToken.refreshTokenPrefix) ? .refreshToken(hash: OpaqueToken.hash($0)) : nil }
+        case .clientCredentials:
+            nil
+        }
+    }
+
     // MARK: - authorization_code
 
     /// RFC 6749 §4.1.3 and RFC 7636 §4.5–4.6.
@@ -53,7 +66,13 @@ struct TokenGrants: Sendable {
         // Loaded before the transaction, so that signing inside it finds the key in memory.
         _ = try await signingKeys.signingKey(tenantID: tenant.tenant.id)
         let (issuer, clientID) = (issuer, client.client.clientID)
-        let outcome = try await grants.redeemCode(hash: OpaqueToken.hash(code), tenantID: tenant.tenant.id, now: at) { stored in
+        let hash = OpaqueToken.hash(code)
+        let found: FoundAuthorizationCode?
+        if case .authorizationCode(let read)? = client.credential { found = read } else {
+            found = try await grants.findAuthorizationCode(hash: hash, tenantID: tenant.tenant.id)
+        }
+        guard let found else { throw Self.invalidCode }
+        let outcome = try await grants.redeemCode(found, hash: hash, tenantID: tenant.tenant.id, now: at) { stored in
             // RFC 6749 §4.1.3: the code was issued to this client, is unexpired, and the
             // redirect URI matches the one it was issued for.
             guard stored.clientID == clientID, stored.expiresAt > at, stored.user.isActive else { throw Self.invalidCode }
@@ -138,7 +157,13 @@ struct TokenGrants: Sendable {
         let at = now()
         _ = try await signingKeys.signingKey(tenantID: tenant.tenant.id)
         let (issuer, clientID) = (issuer, client.client.clientID)
-        let outcome = try await grants.refresh(hash: OpaqueToken.hash(presented), tenantID: tenant.tenant.id, now: at) { stored in
+        let hash = OpaqueToken.hash(presented)
+        let found: StoredRefreshToken?
+        if case .refreshToken(let read)? = client.credential { found = read } else {
+            found = try await grants.findRefreshToken(hash: hash, tenantID: tenant.tenant.id)
+        }
+        guard let found else { throw Self.invalidRefreshToken }
+        let outcome = try await grants.refresh(found, hash: hash, tenantID: tenant.tenant.id, now: at) { stored in
             // RFC 6749 §6: bound to the client it was issued to; idle and absolute lifetimes.
             guard stored.clientID == clientID, stored.revokedAt == nil, stored.expiresAt > at, stored.absoluteExpiresAt > at,
                   stored.user?.isActive ?? true else { throw Self.invalidRefreshToken }
