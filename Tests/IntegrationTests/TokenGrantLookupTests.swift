@@ -15,6 +15,17 @@ struct TokenGrantLookupTests {
         [.failures(from: address, tenantID: tenant.id, limit: tenant.policy.rateLimits.failedAuthenticationsPerAddress)]
     }
 
+    @Test("Prepared statements have names of their own, each within PostgreSQL's 63-byte identifiers")
+    func preparedStatementNames() {
+        let names = [PostgresRateLimiter.Check.name, PostgresTokenGrantRepository.FindCode.name, PostgresTokenGrantRepository.RedeemCode.name,
+                     PostgresTokenGrantRepository.FindRefreshToken.name, PostgresTokenGrantRepository.SpendRefreshToken.name,
+                     PostgresTokenGrantRepository.AccessTokenRevoked.name, PostgresTokenGrantRepository.FindClientAndCode.name,
+                     PostgresTokenGrantRepository.FindClientAndRefreshToken.name, PostgresResourceServerRepository.FindForIntrospection.name,
+                     PostgresClientRepository.FindClient.name, PostgresClientRepository.FindClientAfterChecking.name]
+        #expect(Set(names).count == names.count)
+        #expect(names.allSatisfy { !$0.isEmpty && $0.utf8.count <= 63 })
+    }
+
     @Test("The lookup beside the client finds the refresh token and the code the separate reads find, unknown ones as none")
     func readsWhatTheSeparateReadsFind() async throws {
         let tenant = try await F.tenant()

@@ -59,6 +59,8 @@ struct TokenEndpointRulesTests {
         ("application/x-www-form-urlencoded", true), ("application/x-www-form-urlencoded; charset=UTF-8", true),
         ("Application/X-WWW-Form-Urlencoded", true), ("application/json", false), ("multipart/form-data; boundary=x", false),
         ("text/plain", false), ("application/x-www-form-urlencodedx", false),
+        (" application/x-www-form-urlencoded\t;charset=UTF-8", true), ("", false), ("   ", false), (";", false),
+        ("application/x-www-form-urlencode", false), ("application/x-www-form-urlencoded/", false),
     ])
     func formContentType(_ value: String, _ accepted: Bool) {
         #expect(FormBody.isFormContentType(value) == accepted)

@@ -191,6 +191,8 @@ extension PostgresConnection {
 /// in order; their types are those of the first execution's bindings, so every call site of one
 /// statement binds the same Swift types (a NULL leaves the type to the function's signature).
 protocol PreparedSQL {
+    /// The statement's name on every connection: unique in the process, at most 63 bytes.
+    static var name: String { get }
     static var sql: String { get }
 }
 
@@ -198,9 +200,10 @@ protocol PreparedSQL {
 struct PreparedQuery<SQL: PreparedSQL>: PostgresPreparedStatement {
     typealias Row = PostgresRow
     static var sql: String { SQL.sql }
-    static var name: String { String(reflecting: SQL.self) }
+    static var name: String { SQL.name }
     let bindings: PostgresBindings
 
     func makeBindings() throws -> PostgresBindings { bindings }
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }
+

@@ -129,7 +129,10 @@ public struct PostgresRateLimiter: RateLimiter {
     }
 
     /// The checks alone, prepared once per connection.
-    enum Check: PreparedSQL { static let sql = "SELECT refused, wait_milliseconds FROM " + inOrder }
+    enum Check: PreparedSQL {
+        static let name = "registrar_limiter_check"
+        static let sql = "SELECT refused, wait_milliseconds FROM " + inOrder
+    }
 
     /// The checks as a FROM item with the columns `refused` (the 1-based position of the first
     /// check over its limit, 0 for none) and `wait_milliseconds`; its parameters are $1 to $5,

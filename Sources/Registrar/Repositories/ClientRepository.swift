@@ -156,9 +156,13 @@ public struct PostgresClientRepository: ClientRepository {
     }
 
     /// A client by id (the token endpoint, /authorize, RFC 7592): prepared once per connection.
-    enum FindClient: PreparedSQL { static let sql = "SELECT \(columns) FROM registrar_find_client($1, $2)" }
+    enum FindClient: PreparedSQL {
+        static let name = "registrar_find_client"
+        static let sql = "SELECT \(columns) FROM registrar_find_client($1, $2)"
+    }
     /// The limiter's checks, then the client only if none refused: prepared once per connection.
     enum FindClientAfterChecking: PreparedSQL {
+        static let name = "registrar_find_client_after_checking"
         static let sql = """
             SELECT \(columns), l.refused, l.wait_milliseconds
             FROM \(PostgresRateLimiter.inOrder) l LEFT JOIN LATERAL registrar_find_client($6, $7) ON l.refused = 0

@@ -47,10 +47,18 @@ struct FormBody: Sendable, Equatable {
     }
 
     /// Whether the media type (parameters such as `charset` aside) is the form type.
+    /// Whether the media type before any parameter (RFC 9110 §8.3.1: case-insensitive, optional
+    /// whitespace around it) is the form type. Compared as bytes: every token request asks.
     static func isFormContentType(_ value: String) -> Bool {
-        value.split(separator: ";", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces).lowercased()
-            == "application/x-www-form-urlencoded"
+        let isWhitespace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let mediaType = value.utf8.prefix { $0 != UInt8(ascii: ";") }
+        guard let first = mediaType.firstIndex(where: { !isWhitespace($0) }),
+              let last = mediaType.lastIndex(where: { !isWhitespace($0) }) else { return false }
+        let lowered = mediaType[first...last].lazy.map { (65...90).contains($0) ? $0 + 32 : $0 }
+        return lowered.elementsEqual(Self.formMediaType)
     }
+
+    static let formMediaType = Array("application/x-www-form-urlencoded".utf8)
 
     /// Parses `name=value&…` per the WHATWG URL standard's form decoding (`+` is a space,
     /// `%XX` a byte, the result UTF-8), but strictly: a malformed escape or invalid UTF-8 is

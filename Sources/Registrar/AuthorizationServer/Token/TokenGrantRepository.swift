@@ -167,11 +167,26 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     }
 
     // The grants' statements (sql/0017, sql/0014), prepared once per connection.
-    enum FindCode: PreparedSQL { static let sql = "SELECT * FROM registrar_find_authorization_code($1, $2)" }
-    enum RedeemCode: PreparedSQL { static let sql = "SELECT registrar_redeem_authorization_code($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)" }
-    enum FindRefreshToken: PreparedSQL { static let sql = "SELECT * FROM registrar_find_refresh_token($1, $2)" }
-    enum SpendRefreshToken: PreparedSQL { static let sql = "SELECT registrar_spend_refresh_token($1, $2, $3, $4, $5, $6, $7, $8)" }
-    enum AccessTokenRevoked: PreparedSQL { static let sql = "SELECT registrar_access_token_revoked($1, $2)" }
+    enum FindCode: PreparedSQL {
+        static let name = "registrar_find_code"
+        static let sql = "SELECT * FROM registrar_find_authorization_code($1, $2)"
+    }
+    enum RedeemCode: PreparedSQL {
+        static let name = "registrar_redeem_code"
+        static let sql = "SELECT registrar_redeem_authorization_code($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    }
+    enum FindRefreshToken: PreparedSQL {
+        static let name = "registrar_find_refresh_token"
+        static let sql = "SELECT * FROM registrar_find_refresh_token($1, $2)"
+    }
+    enum SpendRefreshToken: PreparedSQL {
+        static let name = "registrar_spend_refresh_token"
+        static let sql = "SELECT registrar_spend_refresh_token($1, $2, $3, $4, $5, $6, $7, $8)"
+    }
+    enum AccessTokenRevoked: PreparedSQL {
+        static let name = "registrar_access_token_revoked"
+        static let sql = "SELECT registrar_access_token_revoked($1, $2)"
+    }
 
     /// The tenant and the credential every one of them starts with.
     static func bindings(_ tenantID: UUID, _ credential: String) -> PostgresBindings {
@@ -277,8 +292,14 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     /// The client's lookup after the checks, and the grant's credential beside it, prepared once
     /// per connection: the client's columns, the limiter's two, then the credential's row (NULL
     /// where a check refused or there is none).
-    enum FindClientAndCode: PreparedSQL { static let sql = lookupAlong("registrar_find_authorization_code") }
-    enum FindClientAndRefreshToken: PreparedSQL { static let sql = lookupAlong("registrar_find_refresh_token") }
+    enum FindClientAndCode: PreparedSQL {
+        static let name = "registrar_find_client_and_code"
+        static let sql = lookupAlong("registrar_find_authorization_code")
+    }
+    enum FindClientAndRefreshToken: PreparedSQL {
+        static let name = "registrar_find_client_and_refresh_token"
+        static let sql = lookupAlong("registrar_find_refresh_token")
+    }
 
     static func lookupAlong(_ credentialFunction: String) -> String {
         """
