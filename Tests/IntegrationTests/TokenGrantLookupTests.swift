@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import Testing
 @testable import Registrar
 
@@ -24,6 +25,45 @@ struct TokenGrantLookupTests {
                      PostgresClientRepository.FindClient.name, PostgresClientRepository.FindClientAfterChecking.name]
         #expect(Set(names).count == names.count)
         #expect(names.allSatisfy { !$0.isEmpty && $0.utf8.count <= 63 })
+    }
+
+    /// A statement prepared against a function whose result a migration then changes.
+    enum ShapeProbe: PreparedSQL {
+        static let name = "registrar_test_shape_probe"
+        static let sql = "SELECT * FROM registrar_test_shape_probe($1)"
+    }
+
+    static func owner(_ sql: String) async throws {
+        _ = try await withPostgresClient(try TestEnvironment.ownerURL(), logger: TestEnvironment.logger) { client in
+            try await client.query(PostgresQuery(unsafeSQL: sql), logger: TestEnvironment.logger).collect()
+        }
+    }
+
+    @Test("A migration that changes a function's result under prepared statements is answered unprepared, not failed")
+    func preparedStatementsSurviveSchemaChanges() async throws {
+        try await TestEnvironment.prepare()
+        try await Self.owner("DROP FUNCTION IF EXISTS registrar_test_shape_probe(text)")
+        try await Self.owner("CREATE FUNCTION registrar_test_shape_probe(p text) RETURNS TABLE (a text) LANGUAGE sql AS $$ SELECT p $$")
+        try await TestEnvironment.withDatabase { database in
+            func probe(_ value: String) async throws -> [PostgresRow] {
+                var bindings = PostgresBindings()
+                bindings.append(value)
+                return try await database.execute(ShapeProbe.self, bindings)
+            }
+            // Every connection of the pool prepares it.
+            async let first = probe("one")
+            async let second = probe("two")
+            #expect(try await first.first?.decode(String.self) == "one")
+            #expect(try await second.first?.decode(String.self) == "two")
+            try await Self.owner("DROP FUNCTION registrar_test_shape_probe(text)")
+            try await Self.owner("CREATE FUNCTION registrar_test_shape_probe(p text) RETURNS TABLE (a text, b text) LANGUAGE sql AS $$ SELECT p, 'new' $$")
+            for value in ["three", "four", "five"] {
+                let row = try #require(try await probe(value).first)
+                let (echoed, added) = try row.decode((String, String).self)
+                #expect(echoed == value && added == "new")
+            }
+        }
+        try await Self.owner("DROP FUNCTION registrar_test_shape_probe(text)")
     }
 
     @Test("The lookup beside the client finds the refresh token and the code the separate reads find, unknown ones as none")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import NIOCore
 import PostgresNIO
 
@@ -74,15 +75,23 @@ public struct Database: Sendable {
     /// same bounds, metrics and error mapping as `query`.
     @discardableResult
     func execute<SQL: PreparedSQL>(_ statement: SQL.Type, _ bindings: PostgresBindings) async throws -> [PostgresRow] {
+        assert(PreparedNames.claim(SQL.name, for: SQL.self), "two prepared statements are named \(SQL.name)")
         let (client, logger) = (client, logger)
         do {
             return try await RegistrarMetrics.timeDatabase("query") {
                 try await withDeadline(RequestExpiry.bounded(timeout), "database") {
-                    var rows: [PostgresRow] = []
-                    for try await row in try await client.execute(PreparedQuery<SQL>(bindings: bindings), logger: logger) {
-                        rows.append(row)
+                    do {
+                        var rows: [PostgresRow] = []
+                        for try await row in try await client.execute(PreparedQuery<SQL>(bindings: bindings), logger: logger) {
+                            rows.append(row)
+                        }
+                        return rows
+                    } catch let error as PSQLError where PreparedNames.isStale(error) {
+                        // A migration replaced what the statement was prepared against while this
+                        // connection kept it (or it failed to prepare, and the driver keeps that
+                        // failure): run it unprepared, so the schema change surprises nobody.
+                        return try await client.query(PostgresQuery(unsafeSQL: SQL.sql, binds: bindings), logger: logger).collect()
                     }
-                    return rows
                 }
             }
         } catch {
@@ -194,6 +203,29 @@ protocol PreparedSQL {
     /// The statement's name on every connection: unique in the process, at most 63 bytes.
     static var name: String { get }
     static var sql: String { get }
+}
+
+/// Which type holds each prepared statement's name, so that a name given twice is caught (in
+/// debug builds) at its first use, and which errors mean a connection's prepared statement no
+/// longer fits the schema.
+enum PreparedNames {
+    private static let owners = Mutex<[String: ObjectIdentifier]>([:])
+
+    /// Records `type` as the holder of `name`; false if another type holds it.
+    static func claim(_ name: String, for type: Any.Type) -> Bool {
+        owners.withLock { owners in
+            let owner = owners[name, default: ObjectIdentifier(type)]
+            owners[name] = owner
+            return owner == ObjectIdentifier(type)
+        }
+    }
+
+    /// SQLSTATE 0A000 "cached plan must not change result type" (the function's result changed),
+    /// 42883 undefined function (its signature changed) and 42P01 undefined table.
+    static func isStale(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return ["0A000", "42883", "42P01"].contains(state)
+    }
 }
 
 /// A `PreparedSQL` statement as PostgresNIO prepares it: named after the type that holds its text.

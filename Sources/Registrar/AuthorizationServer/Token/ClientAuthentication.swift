@@ -149,10 +149,8 @@ struct ClientAuthenticator: Sendable {
             }
         }
         do {
-            var read: GrantCredentialRead?
-            let client = try await verify(presentation, tenantID: tenantID, audiences: [tenant.issuer, tenant.issuer + "/token", endpoint],
-                                          checking: shared ? checks : [], document: document, alongWith: shared ? credential : nil, read: &read)
-            return Authenticated(client: client, method: presentation.method, credential: read)
+            return try await verify(presentation, tenantID: tenantID, audiences: [tenant.issuer, tenant.issuer + "/token", endpoint],
+                                    checking: shared ? checks : [], document: document, alongWith: shared ? credential : nil)
         } catch is InvalidClient {
             await failures.record(tenantID: tenantID, source: context.sourceAddress, limitAddress: address,
                                   limit: limits.failedAuthenticationsPerAddress, credential: "client_credentials", requestID: context.requestID)
@@ -160,24 +158,17 @@ struct ClientAuthenticator: Sendable {
         }
     }
 
-    /// `verify` without a grant's credential.
-    func verify(_ presentation: ClientPresentation, tenantID: UUID, audiences: Set<String>,
-                checking checks: [RateLimitCheck] = [], document: RegisteredClient? = nil) async throws -> RegisteredClient {
-        var unread: GrantCredentialRead?
-        return try await verify(presentation, tenantID: tenantID, audiences: audiences, checking: checks, document: document, read: &unread)
-    }
-
     /// - Parameters:
     ///   - checks: limiter checks to run in the client's lookup statement.
     ///   - document: the client of a metadata document, already found; nothing is looked up then.
-    ///   - credential: a grant's credential to read in the lookup statement (with `checks` only),
-    ///     into `read`, whether or not the client then authenticates.
+    ///   - credential: a grant's credential to read in the lookup statement (with `checks` only);
+    ///     what was read is handed on only with a client that authenticated.
     func verify(_ presentation: ClientPresentation, tenantID: UUID, audiences: Set<String>,
                 checking checks: [RateLimitCheck] = [], document: RegisteredClient? = nil,
-                alongWith credential: GrantCredential? = nil, read: inout GrantCredentialRead?) async throws -> RegisteredClient {
-        let refusal = InvalidClient(basicRealm: nil)
-        guard ClientPresentation.isPlausibleClientID(presentation.clientID) else { throw refusal }
+                alongWith credential: GrantCredential? = nil) async throws -> Authenticated {
+        guard ClientPresentation.isPlausibleClientID(presentation.clientID) else { throw InvalidClient(basicRealm: nil) }
         let found: RegisteredClient?
+        var read: GrantCredentialRead?
         if let document {
             found = document
         } else if let credential, !checks.isEmpty {
@@ -186,6 +177,14 @@ struct ClientAuthenticator: Sendable {
         } else {
             found = try await clients.find(tenantID: tenantID, clientID: presentation.clientID, afterChecking: checks)
         }
+        let client = try await verify(presentation, as: found, tenantID: tenantID, audiences: audiences)
+        return Authenticated(client: client, method: presentation.method, credential: read)
+    }
+
+    /// Whether `found` is an active client that registered the method presented and proves it.
+    func verify(_ presentation: ClientPresentation, as found: RegisteredClient?, tenantID: UUID,
+                audiences: Set<String>) async throws -> RegisteredClient {
+        let refusal = InvalidClient(basicRealm: nil)
         guard let client = found,
               client.status == .active,
               // RFC 7591 §2: the method registered is the one to use; any other is refused.

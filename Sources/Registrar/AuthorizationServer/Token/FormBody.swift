@@ -46,7 +46,6 @@ struct FormBody: Sendable, Equatable {
         return try parse(Array(buffer.readableBytesView))
     }
 
-    /// Whether the media type (parameters such as `charset` aside) is the form type.
     /// Whether the media type before any parameter (RFC 9110 §8.3.1: case-insensitive, optional
     /// whitespace around it) is the form type. Compared as bytes: every token request asks.
     static func isFormContentType(_ value: String) -> Bool {

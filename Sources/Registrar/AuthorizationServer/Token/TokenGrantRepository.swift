@@ -34,8 +34,8 @@ struct FoundAuthorizationCode: Sendable {
 }
 
 /// The credential of a grant, which the token endpoint reads in the same statement as the
-/// client's lookup (`ClientRepository.find(tenantID:clientID:afterChecking:alongWith:)`), so
-/// that a grant costs one round trip fewer. Nothing read is used before the client authenticated.
+/// client's lookup (`TokenGrantRepository.findClient(tenantID:clientID:afterChecking:alongWith:)`),
+/// so that a grant costs one round trip fewer. Nothing read is used before the client authenticated.
 enum GrantCredential: Sendable, Equatable {
     case authorizationCode(hash: String)
     case refreshToken(hash: String)
@@ -123,6 +123,8 @@ protocol TokenGrantRepository: Sendable {
     /// The code with this hash, unlocked, consumed or not.
     func findAuthorizationCode(hash: String, tenantID: UUID) async throws -> FoundAuthorizationCode?
     /// Redeems `found`, the code with this hash as read before (here or in the client's lookup).
+    /// The second of two statements (sql/0017): the code, read unlocked, is checked by
+    /// `exchange`, then consumed only if it is still unconsumed; a request that loses the race is a reuse.
     func redeemCode<T: Sendable>(_ found: FoundAuthorizationCode, hash: String, tenantID: UUID, now: Date,
                                  _ exchange: @escaping @Sendable (StoredAuthorizationCode) async throws -> (CodeExchangeRecord, T)) async throws -> CodeRedemption<T>
     /// Spends `token`, the refresh token with this hash as read before.
@@ -169,7 +171,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     // The grants' statements (sql/0017, sql/0014), prepared once per connection.
     enum FindCode: PreparedSQL {
         static let name = "registrar_find_code"
-        static let sql = "SELECT * FROM registrar_find_authorization_code($1, $2)"
+        static let sql = "SELECT \(codeColumns) FROM registrar_find_authorization_code($1, $2)"
     }
     enum RedeemCode: PreparedSQL {
         static let name = "registrar_redeem_code"
@@ -177,7 +179,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     }
     enum FindRefreshToken: PreparedSQL {
         static let name = "registrar_find_refresh_token"
-        static let sql = "SELECT * FROM registrar_find_refresh_token($1, $2)"
+        static let sql = "SELECT \(refreshTokenColumns) FROM registrar_find_refresh_token($1, $2)"
     }
     enum SpendRefreshToken: PreparedSQL {
         static let name = "registrar_spend_refresh_token"
@@ -188,6 +190,18 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         static let sql = "SELECT registrar_access_token_revoked($1, $2)"
     }
 
+    /// The columns of `registrar_find_authorization_code` and `registrar_find_refresh_token`
+    /// (sql/0017) as the decoders read them, named rather than `*`: a prepared statement keeps
+    /// its result's shape, so a function that gained a column must not change what it answers.
+    static let codeColumns = """
+        client_id, grant_id, redirect_uri, redirect_uri_sent, code_challenge, scopes, resources, nonce, auth_time, expires_at,
+        consumed_at, family_id, user_id, email, email_verified, display_name, status
+        """
+    static let refreshTokenColumns = """
+        family_id, created_at, expires_at, rotated_at, client_id, scopes, resources, auth_time, absolute_expires_at, revoked_at,
+        user_id, email, email_verified, display_name, status
+        """
+
     /// The tenant and the credential every one of them starts with.
     static func bindings(_ tenantID: UUID, _ credential: String) -> PostgresBindings {
         var bindings = PostgresBindings()
@@ -196,8 +210,6 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         return bindings
     }
 
-    /// The second of two statements (sql/0017): the code, read unlocked, is checked by
-    /// `exchange`, then consumed only if it is still unconsumed; a request that loses the race is a reuse.
     func findAuthorizationCode(hash: String, tenantID: UUID) async throws -> FoundAuthorizationCode? {
         try await database.execute(FindCode.self, Self.bindings(tenantID, hash)).first.map { try Self.decodeCode($0.makeRandomAccess()) }
     }
@@ -294,19 +306,19 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     /// where a check refused or there is none).
     enum FindClientAndCode: PreparedSQL {
         static let name = "registrar_find_client_and_code"
-        static let sql = lookupAlong("registrar_find_authorization_code")
+        static let sql = lookupAlong("registrar_find_authorization_code", codeColumns)
     }
     enum FindClientAndRefreshToken: PreparedSQL {
         static let name = "registrar_find_client_and_refresh_token"
-        static let sql = lookupAlong("registrar_find_refresh_token")
+        static let sql = lookupAlong("registrar_find_refresh_token", refreshTokenColumns)
     }
 
-    static func lookupAlong(_ credentialFunction: String) -> String {
+    static func lookupAlong(_ credentialFunction: String, _ credentialColumns: String) -> String {
         """
         SELECT c.*, l.refused, l.wait_milliseconds, g.*
         FROM \(PostgresRateLimiter.inOrder) l
         LEFT JOIN LATERAL (SELECT \(PostgresClientRepository.columns) FROM registrar_find_client($6, $7)) c ON l.refused = 0
-        LEFT JOIN LATERAL \(credentialFunction)($6, $8) g ON l.refused = 0
+        LEFT JOIN LATERAL (SELECT \(credentialColumns) FROM \(credentialFunction)($6, $8)) g ON l.refused = 0
         """
     }
 
