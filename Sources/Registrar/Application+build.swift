@@ -92,7 +92,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     // Before any component is made, so that the metrics they make land in the exported registry.
     RegistrarMetrics.bootstrap()
     let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections,
-                                                                                       statementTimeout: overrides.databaseTimeout),
+                                                                                       statementTimeout: overrides.databaseTimeout,
+                                                                                       keepsConnections: true),
                                   backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout)
     let migrator = try Migrator(directory: config.sqlDirectory)
@@ -246,7 +247,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
 extension DatabaseURL {
     /// `statementTimeout`: the session default of every pooled connection, so that a single
     /// statement outside a transaction is bounded by PostgreSQL too (transactions set their own).
-    func clientConfiguration(maximumConnections: Int, statementTimeout: Duration? = nil) -> PostgresClient.Configuration {
+    /// `keepsConnections`: for the server's long-lived pool (see below); CLI pools stay lazy.
+    func clientConfiguration(maximumConnections: Int, statementTimeout: Duration? = nil, keepsConnections: Bool = false) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS = switch self.tls {
         case .disable: .disable
         case .prefer: .prefer(.makeClientConfiguration())
@@ -255,6 +257,18 @@ extension DatabaseURL {
         var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
+        if keepsConnections {
+            // The server's pool opens all its connections and keeps them. The pool schedules an
+            // idle timer (above its minimum) and a keep-alive timer each time a connection comes
+            // back to it: two sleeping tasks and two dispatch timers per statement, about a
+            // quarter of the server's CPU per refresh grant or introspection. PostgreSQL's own TCP
+            // keepalives (asked for below) keep idle connections alive through NAT and firewalls.
+            configuration.options.minimumConnections = maximumConnections
+            configuration.options.keepAliveBehavior = nil
+            configuration.options.additionalStartupParameters += [
+                ("tcp_keepalives_idle", "60"), ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "3"),
+            ]
+        }
         if let statementTimeout {
             configuration.options.additionalStartupParameters.append(("statement_timeout", Database.statementTimeout(statementTimeout)))
         }

@@ -133,11 +133,18 @@ struct GuardedHTTPClientTests {
     @Test("Each origin has a bounded number of fetches in flight")
     func perOriginConcurrency() async throws {
         try await DocumentServer.run { documents in
-            documents.serve("/slow.json", .init(body: "{}", delay: .milliseconds(800)))
+            // The slow answer is held far longer than the second fetch needs, and the second
+            // starts only once the first has reached the server, so a loaded machine cannot
+            // turn "busy" into "timed out" or "not yet started".
+            documents.serve("/slow.json", .init(body: "{}", delay: .seconds(3)))
             documents.serve("/doc.json", json: "{}")
-            let client = try Self.client(perOrigin: 1)
+            let client = try Self.client(timeout: .seconds(20), perOrigin: 1)
             async let first = client.get(documents.url("/slow.json"))
-            try await Task.sleep(for: .milliseconds(200))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while documents.hits("/slow.json") == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(documents.hits("/slow.json") == 1, "the first fetch reached the server")
             #expect(await Self.failure(client, documents.url("/doc.json")) == .busy("docs.test:\(documents.port)"))
             #expect(try await first.status == 200)
             #expect(try await client.get(documents.url("/doc.json")).status == 200, "the slot is free again")
