@@ -38,4 +38,27 @@ struct Base64URLTests {
             #expect(Base64URL.decode(reference) == bytes)
         }
     }
+
+    // MARK: RFC 4648 §4, for HTTP Basic only
+
+    @Test("RFC 4648 §4: the standard alphabet reads '+' and '/', with or without its padding",
+          arguments: [("Zg==", "f"), ("Zg", "f"), ("Zm8=", "fo"), ("Zm8", "fo"), ("Zm9v", "foo"), ("", "")])
+    func standardAlphabet(encoded: String, plain: String) {
+        #expect(Base64URL.decode(encoded, alphabet: .standard) == Array(plain.utf8))
+        #expect(Base64URL.decode("+/+/", alphabet: .standard) == [0xFB, 0xFF, 0xBF])
+    }
+
+    @Test("RFC 4648 §4: padding that does not complete a multiple of four, three '=', the URL alphabet's characters and whitespace are refused",
+          arguments: ["Zg=", "Zm8==", "Zg===", "====", "=", "Zm9v=", "-_-_", "Zm9v ", "Zg=="  + "Zg=="])
+    func standardRefused(text: String) {
+        #expect(Base64URL.decode(text, alphabet: .standard) == nil)
+    }
+
+    @Test("Every length from 0 to 64 bytes agrees with Foundation's padded base64 in the standard alphabet")
+    func standardAgreesWithFoundation() {
+        for length in 0...64 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255) }
+            #expect(Base64URL.decode(Data(bytes).base64EncodedString(), alphabet: .standard) == bytes)
+        }
+    }
 }

@@ -81,13 +81,25 @@ struct TokenEndpointRulesTests {
         #expect(colon.secret == "a:b")
     }
 
+    @Test("RFC 7235 §2.1: the scheme is case-insensitive, any blanks separate it, and unpadded base64 reads the same")
+    func basicSyntax() throws {
+        let padded = Data("cl_a:s1".utf8).base64EncodedString()
+        #expect(padded.hasSuffix("="), "the example needs padding")
+        for header in ["BASIC " + padded, "basic   " + padded, "Basic \t" + padded + " ", "Basic " + padded.replacingOccurrences(of: "=", with: "")] {
+            #expect(try BasicCredentials.parse(authorization: header) == BasicCredentials(clientID: "cl_a", secret: "s1"), "\(header)")
+        }
+    }
+
     @Test("Another scheme is no Basic credential")
     func otherSchemeIgnored() throws {
         #expect(try BasicCredentials.parse(authorization: "Bearer abc") == nil)
+        #expect(try BasicCredentials.parse(authorization: "Basicx abc") == nil)
     }
 
     @Test("Malformed Basic credentials are invalid_client", arguments: ["Basic", "Basic !!!", "Basic " + Data("nocolon".utf8).base64EncodedString(),
-                                                                        "Basic " + Data(":secret".utf8).base64EncodedString()])
+                                                                        "Basic " + Data(":secret".utf8).base64EncodedString(),
+                                                                        "Basic Y2xfYTpz=", "Basic " + Data([0x63, 0x3A, 0xFF]).base64EncodedString(),
+                                                                        "Basic " + Data("cl_a:%zz".utf8).base64EncodedString()])
     func malformedBasic(_ header: String) {
         do {
             _ = try BasicCredentials.parse(authorization: header)

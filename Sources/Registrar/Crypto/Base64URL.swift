@@ -34,17 +34,31 @@ enum Base64URL {
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// Nil for padding, whitespace or any character outside the alphabet, and for a length no
-    /// encoding has (one character past a multiple of four).
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let utf8 = text.utf8
-        guard utf8.count % 4 != 1 else { return nil }
+    /// RFC 4648's two alphabets: §5's, unpadded, for everything Registrar issues and JOSE reads;
+    /// §4's, with `=` padding, only for HTTP Basic credentials (RFC 7617 §2), which clients send
+    /// in it.
+    enum Alphabet: Sendable { case url, standard }
+
+    /// Nil for whitespace, any character outside the alphabet and a length no encoding has (one
+    /// character past a multiple of four). Padding is refused in the URL alphabet (RFC 7515 §2);
+    /// in the standard one it is optional, but when present it is one or two `=` that complete a
+    /// multiple of four.
+    static func decode(_ text: some StringProtocol, alphabet: Alphabet = .url) -> [UInt8]? {
+        decode(bytes: text.utf8, alphabet: alphabet)
+    }
+
+    static func decode(bytes: some Collection<UInt8>, alphabet: Alphabet = .url) -> [UInt8]? {
         var output: [UInt8] = []
-        output.reserveCapacity(utf8.count * 3 / 4)
+        output.reserveCapacity(bytes.count * 3 / 4)
         var accumulator: UInt32 = 0
         var bits: UInt32 = 0
-        for byte in utf8 {
-            guard let value = sextet(byte) else { return nil }
+        var padding = 0
+        for byte in bytes {
+            if alphabet == .standard, byte == UInt8(ascii: "=") {
+                padding += 1
+                continue
+            }
+            guard padding == 0, let value = sextet(byte, alphabet) else { return nil }
             accumulator = (accumulator << 6 | value) & 0xFFFF
             bits += 6
             if bits >= 8 {
@@ -52,16 +66,17 @@ enum Base64URL {
                 output.append(UInt8(truncatingIfNeeded: accumulator >> bits))
             }
         }
+        guard (bytes.count - padding) % 4 != 1, padding == 0 || (padding <= 2 && bytes.count % 4 == 0) else { return nil }
         return output
     }
 
-    private static func sextet(_ byte: UInt8) -> UInt32? {
+    private static func sextet(_ byte: UInt8, _ alphabet: Alphabet) -> UInt32? {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"): UInt32(byte - UInt8(ascii: "A"))
         case UInt8(ascii: "a")...UInt8(ascii: "z"): UInt32(byte - UInt8(ascii: "a")) + 26
         case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0")) + 52
-        case UInt8(ascii: "-"): 62
-        case UInt8(ascii: "_"): 63
+        case UInt8(ascii: "-") where alphabet == .url, UInt8(ascii: "+") where alphabet == .standard: 62
+        case UInt8(ascii: "_") where alphabet == .url, UInt8(ascii: "/") where alphabet == .standard: 63
         default: nil
         }
     }

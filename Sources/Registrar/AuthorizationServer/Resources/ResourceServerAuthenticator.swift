@@ -87,10 +87,11 @@ public struct ResourceServerAuthenticator: Sendable {
 
     /// The credential the request presents for a resource server, if any. RFC 6749 §2.3: a
     /// client MUST NOT use more than one authentication method in a request, so Basic together
-    /// with `client_secret` in the body is refused.
+    /// with `client_secret` in the body is refused. Basic is read as client authentication
+    /// reads it (RFC 6749 §2.3.1), and a malformed one is refused with the same answer as a
+    /// wrong credential.
     static func presentedCredentials(_ request: Request, form: [String: String]) throws(OAuthError) -> Presented? {
-        let basic = try basicCredentials(request.headers[.authorization])
-        if let basic {
+        if let basic = try basicCredentials(request.headers[.authorization]) {
             guard basic.id.hasPrefix("rs_") else { return nil }
             guard form["client_secret"] == nil, form["client_id"].map({ $0 == basic.id }) ?? true else { throw rejected }
             return basic
@@ -100,26 +101,14 @@ public struct ResourceServerAuthenticator: Sendable {
         return Presented(id: id, secret: secret)
     }
 
-    /// RFC 7617 Basic credentials, each part form-urlencoded (RFC 6749 §2.3.1; the Python SDK
-    /// encodes them, the TypeScript SDK does not, and both read the same for base64url secrets).
-    /// Nil when the header is absent or another scheme; a malformed Basic header is refused.
+    /// Basic credentials as client authentication reads them; nil when the header is absent or
+    /// another scheme, `rejected` when it is a malformed Basic one.
     static func basicCredentials(_ header: String?) throws(OAuthError) -> Presented? {
         guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.first?.lowercased() == "basic" else { return nil }
-        guard parts.count == 2 else { throw rejected }
-        let encoded = parts[1].trimmingCharacters(in: .whitespaces)
-        guard encoded.utf8.count <= 1024, let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
-              let colon = text.firstIndex(of: ":"),
-              let id = formDecoded(text[..<colon]), let secret = formDecoded(text[text.index(after: colon)...])
-        else { throw rejected }
-        return Presented(id: id, secret: secret)
-    }
-
-    /// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
-    static func formDecoded(_ value: Substring) -> String? {
-        // Issued credentials are base64url: nothing to decode, which is every request's case.
-        guard value.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else { return String(value) }
-        return value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        do {
+            return try BasicCredentials.parse(authorization: header).map { Presented(id: $0.clientID, secret: $0.secret) }
+        } catch {
+            throw rejected
+        }
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// HTTP Basic client credentials (RFC 7617) as RFC 6749 §2.3.1 defines them for OAuth: the
 /// client id and secret are each form-urlencoded before they are joined with `:` and base64
 /// encoded, so the server decodes them after splitting. Clients that skip the encoding (the MCP
@@ -10,22 +8,24 @@ struct BasicCredentials: Sendable, Equatable {
     let secret: String
 
     /// The credentials in an `Authorization` header value; nil when the header is not Basic.
-    /// Throws when it is Basic but malformed.
+    /// Throws when it is Basic but malformed. Read byte by byte: every introspection and every
+    /// confidential client's grant passes through here.
     static func parse(authorization header: String) throws(OAuthError) -> BasicCredentials? {
-        let scheme = header.prefix { $0 != " " }
-        guard scheme.lowercased() == "basic" else { return nil }
-        let encoded = header.dropFirst(scheme.count).trimmingCharacters(in: .whitespaces)
+        let bytes = Array(header.utf8)
+        let scheme = bytes.prefix { $0 != UInt8(ascii: " ") }
+        guard scheme.count == 5, zip(scheme, "basic".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
         let malformed = OAuthError(.invalidClient, "the Basic credentials are malformed")
-        guard encoded.utf8.count <= 8192, let data = Data(base64Encoded: encoded),
-              let decoded = String(data: data, encoding: .utf8),
-              let colon = decoded.firstIndex(of: ":") else { throw malformed }
-        let rawID = decoded[decoded.startIndex..<colon]
-        let rawSecret = decoded[decoded.index(after: colon)...]
+        // RFC 7235 §2.1: one or more spaces before the credentials; surrounding blanks are not part of them.
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        var encoded = bytes[scheme.count...].drop(while: blank)
+        while let last = encoded.last, blank(last) { encoded.removeLast() }
+        guard encoded.count <= 8192, let decoded = Base64URL.decode(bytes: encoded, alphabet: .standard),
+              let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else { throw malformed }
         let id: String
         let secret: String
         do {
-            id = try FormBody.decode(ArraySlice(rawID.utf8))
-            secret = try FormBody.decode(ArraySlice(rawSecret.utf8))
+            id = try FormBody.decode(decoded[..<colon])
+            secret = try FormBody.decode(decoded[(colon + 1)...])
         } catch {
             throw malformed
         }
