@@ -106,16 +106,87 @@ extension JSONValue {
         return object
     }
 
-    /// Compact JSON with stable key order and unescaped slashes (URLs stay readable).
+    /// Compact JSON with stable key order (keys sorted by their code points) and unescaped
+    /// slashes (URLs stay readable). Written byte by byte, the same bytes Foundation's encoder
+    /// gives with `.sortedKeys` and `.withoutEscapingSlashes`, because every token, introspection
+    /// and metadata answer is one of these and the encoder's containers cost more than the
+    /// signature beside them.
     public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding plain values cannot fail.
-        return (try? encoder.encode(self)) ?? Data("{}".utf8)
+        Data(encodedBytes())
     }
 
     public func encodedString() -> String {
-        String(decoding: encoded(), as: UTF8.self)
+        String(decoding: encodedBytes(), as: UTF8.self)
+    }
+
+    public func encodedBytes() -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
+        write(to: &output)
+        return output
+    }
+
+    private func write(to output: inout [UInt8]) {
+        switch self {
+        case .null: output.append(contentsOf: "null".utf8)
+        case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let value): Self.write(number: value, intValue, to: &output)
+        case .string(let value): Self.write(string: value, to: &output)
+        case .array(let values):
+            output.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                value.write(to: &output)
+            }
+            output.append(UInt8(ascii: "]"))
+        case .object(let members):
+            output.append(UInt8(ascii: "{"))
+            for (index, (key, value)) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                Self.write(string: key, to: &output)
+                output.append(UInt8(ascii: ":"))
+                value.write(to: &output)
+            }
+            output.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Integers as integers; other numbers in Swift's shortest round-trip form without a
+    /// trailing `.0`. RFC 8259 §6 has no NaN or infinity, and parsed JSON never holds one.
+    private static func write(number: Double, _ integer: Int?, to output: inout [UInt8]) {
+        if let integer {
+            output.append(contentsOf: String(integer).utf8)
+        } else if number.isFinite {
+            let text = number.description
+            output.append(contentsOf: (text.hasSuffix(".0") ? text.dropLast(2) : Substring(text)).utf8)
+        } else {
+            output.append(contentsOf: "null".utf8)
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// RFC 8259 §7: the quotation mark, the reverse solidus and the control characters are
+    /// escaped, the five with short forms by them; everything else is written as UTF-8.
+    private static func write(string: String, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x08: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0x0A: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x00..<0x20:
+                let hex = hexDigits
+                output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                           hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            default: output.append(byte)
+            }
+        }
+        output.append(UInt8(ascii: "\""))
     }
 }
 
@@ -124,6 +195,6 @@ extension Response {
     public static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], contentType: String = "application/json") -> Response {
         var headers = headers
         headers[.contentType] = contentType
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: value.encoded())))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.encodedBytes())))
     }
 }

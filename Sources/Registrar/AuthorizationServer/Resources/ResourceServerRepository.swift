@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Why a resource server could not be stored.
 public enum ResourceServerRepositoryError: Error, Equatable {
@@ -274,10 +275,22 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
         return bindings
     }
 
+    /// Registered URLs, parsed: every introspection reads its caller's, and they are few and
+    /// change only by an admin's hand. A URL that no longer parses (a rule tightened after it
+    /// was stored) is not kept, so it is refused the same way each time.
+    private static let registeredURIs = Mutex(LRUCache<String, ResourceIndicator>(capacity: 1024))
+
+    static func parsedRegisteredURI(_ registered: String) -> ResourceIndicator? {
+        if let known = registeredURIs.withLock({ $0.value(for: registered) }) { return known }
+        guard let parsed = try? ResourceIndicator(parsing: registered) else { return nil }
+        registeredURIs.withLock { $0.set(parsed, for: registered) }
+        return parsed
+    }
+
     static func decode(_ row: PostgresRow, tenant: UUID) throws -> (server: ResourceServer, micros: Int64)? {
         let (id, registered, name, scopes, isDefault, hash, tag, createdAt, updatedAt, lastUsedAt, micros) =
             try row.decode((String, String, String, [String], Bool, String, String?, Date, Date, Date?, Int64).self)
-        guard let uri = try? ResourceIndicator(parsing: registered) else { return nil }
+        guard let uri = parsedRegisteredURI(registered) else { return nil }
         return (ResourceServer(tenantID: tenant, id: id, uri: uri, displayName: name, scopes: scopes, isDefault: isDefault,
                                credentialHash: hash, credentialTag: tag, createdAt: createdAt, updatedAt: updatedAt, lastUsedAt: lastUsedAt), micros)
     }
