@@ -38,6 +38,14 @@ struct JSONValueEncodingTests {
         #expect(try Self.foundation(object) == object.encodedString())
     }
 
+    @Test("Keys are sorted by their bytes as written, not by their canonical form")
+    func keyOrderOfDecomposedKeys() throws {
+        // "e" with a combining acute accent sorts before "f" by its bytes; its composed form would not.
+        let object = JSONValue.object(["f": .number(0), "e\u{301}": .number(1)])
+        #expect(object.encodedString() == "{\"e\u{301}\":1,\"f\":0}")
+        #expect(try Self.foundation(object) == object.encodedString())
+    }
+
     @Test("Nested documents agree with Foundation's encoder byte for byte")
     func nested() throws {
         let document: JSONValue = .object([

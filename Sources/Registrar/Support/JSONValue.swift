@@ -106,7 +106,7 @@ extension JSONValue {
         return object
     }
 
-    /// Compact JSON with stable key order (keys sorted by their code points) and unescaped
+    /// Compact JSON with stable key order (keys sorted by their UTF-8 bytes, as Foundation sorts them) and unescaped
     /// slashes (URLs stay readable). Written byte by byte, the same bytes Foundation's encoder
     /// gives with `.sortedKeys` and `.withoutEscapingSlashes`, because every token, introspection
     /// and metadata answer is one of these and the encoder's containers cost more than the
@@ -141,7 +141,7 @@ extension JSONValue {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            for (index, (key, value)) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+            for (index, (key, value)) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
                 Self.write(string: key, to: &output)
                 output.append(UInt8(ascii: ":"))
