@@ -64,7 +64,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RegistrarTests",
-            dependencies: ["Registrar"]
+            dependencies: [
+                "Registrar",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -94,7 +94,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     let postgres = PostgresClient(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.maximumDatabaseConnections,
                                                                                        statementTimeout: overrides.databaseTimeout,
                                                                                        keepsConnections: true),
-                                  backgroundLogger: logger)
+                                  eventLoopGroup: BalancedEventLoopGroup(), backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout)
     let migrator = try Migrator(directory: config.sqlDirectory)
     let hasher = Argon2Hasher(parameters: config.argon2, threads: config.argon2Threads, queueLimit: config.argon2QueueLimit)
