@@ -6,10 +6,17 @@ import Foundation
 public struct AccessTokenValidator: Sendable {
     let keys: SigningKeyStore
     let now: @Sendable () -> Date
+    /// Signatures already verified, so that the same token introspected again costs a hash.
+    let signatures: VerifiedSignatureCache
 
     public init(keys: SigningKeyStore, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.init(keys: keys, now: now, signatures: VerifiedSignatureCache())
+    }
+
+    init(keys: SigningKeyStore, now: @escaping @Sendable () -> Date, signatures: VerifiedSignatureCache) {
         self.keys = keys
         self.now = now
+        self.signatures = signatures
     }
 
     /// Why a token was refused (for logs and tests; callers answer one generic error).
@@ -38,7 +45,7 @@ public struct AccessTokenValidator: Sendable {
         guard let kid = parsed.header["kid"]?.stringValue, !kid.isEmpty,
               let key = try await keys.verificationKey(tenantID: tenant.tenant.id, kid: kid)
         else { throw Rejected("kid is not a key of this tenant") }
-        guard CompactJWS.verify(parsed, with: key) else { throw Rejected("signature does not verify") }
+        guard signatures.verify(parsed, with: key, named: "\(tenant.tenant.id)/\(kid)") else { throw Rejected("signature does not verify") }
         let claims = parsed.claims
         // RFC 9068 §4: `iss` MUST exactly match this issuer.
         guard claims["iss"]?.stringValue == tenant.issuer else { throw Rejected("iss is another issuer") }
