@@ -9,6 +9,9 @@ import ServiceLifecycle
 public struct AppOverrides: Sendable {
     public var now: @Sendable () -> Date = { Date() }
     public var maximumDatabaseConnections = 20
+    /// Connections of each event loop's own pool, for the token endpoint's and introspection's
+    /// statements (`LoopLocalPools`), on top of `maximumDatabaseConnections`.
+    public var loopLocalDatabaseConnections = 3
     /// Off only for tests of a server whose database is unreachable on purpose.
     public var checkSchemaAtStart = true
     /// How long one database operation may take before it is answered as unavailable.
@@ -34,6 +37,8 @@ public struct AppOverrides: Sendable {
 struct AppComponents {
     let router: Router<AppRequestContext>
     let postgres: PostgresClient
+    /// The event loops' own pools, run beside `postgres`.
+    let loopLocal: LoopLocalPools
     let hasher: Argon2Hasher
     let migrator: Migrator
     let database: Database
@@ -60,7 +65,7 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
         server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionTimeoutHandler(timeouts: timeouts)],
                                             idleTimeout: TimeAmount(timeouts.idle))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: [postgres, Argon2HasherService(hasher: hasher)]
+        services: [postgres] + components.loopLocal.clients as [any Service] + [Argon2HasherService(hasher: hasher)]
             + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper,
                                                                         tokenSweeper: components.tokenSweeper)] } ?? [])
             + [ReadAuditFlushService(coalescer: components.readAudit, interval: overrides.readAuditFlushInterval, logger: logger)]
@@ -95,7 +100,11 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                                                                        statementTimeout: overrides.databaseTimeout,
                                                                                        keepsConnections: true),
                                   eventLoopGroup: BalancedEventLoopGroup(), backgroundLogger: logger)
-    let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout)
+    let loopLocal = LoopLocalPools(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.loopLocalDatabaseConnections,
+                                                                                         statementTimeout: overrides.databaseTimeout,
+                                                                                         keepsConnections: true),
+                                   logger: logger)
+    let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout, loopLocal: loopLocal)
     let migrator = try Migrator(directory: config.sqlDirectory)
     let hasher = Argon2Hasher(parameters: config.argon2, threads: config.argon2Threads, queueLimit: config.argon2QueueLimit)
     let tenants = PostgresTenantRepository(
@@ -236,7 +245,7 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     UserinfoController(resolver: resolver, validator: accessTokenValidator, revocations: tokenGrantRepository, users: users,
                        maximumBodyBytes: config.maximumBodyBytes).addRoutes(to: router)
     routeMethods.load(from: router)
-    return AppComponents(router: router, postgres: postgres, hasher: hasher, migrator: migrator, database: database,
+    return AppComponents(router: router, postgres: postgres, loopLocal: loopLocal, hasher: hasher, migrator: migrator, database: database,
                          reaper: ClientReaper(repository: reaperRepository, now: overrides.now, logger: logger),
                          sweeper: RateLimitSweeper(limiter: limiter),
                          tokenSweeper: TokenSweeper(repository: PostgresTokenSweepRepository(database: database), now: overrides.now),

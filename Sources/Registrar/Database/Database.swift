@@ -14,11 +14,18 @@ public struct Database: Sendable {
     /// cancelled and reported as the database being unavailable (503), never a hang. Within a
     /// request it is shortened to what is left of the request's deadline (`RequestExpiry`).
     public let timeout: Duration
+    /// The per-loop pools of the statements that ask for the caller's loop; nil: the main pool.
+    let loopLocal: LoopLocalPools?
 
     public init(client: PostgresClient, logger: Logger, timeout: Duration = .seconds(10)) {
+        self.init(client: client, logger: logger, timeout: timeout, loopLocal: nil)
+    }
+
+    init(client: PostgresClient, logger: Logger, timeout: Duration, loopLocal: LoopLocalPools?) {
         self.client = client
         self.logger = logger
         self.timeout = timeout
+        self.loopLocal = loopLocal
     }
 
     /// Runs `body` in a transaction scoped to one tenant.
@@ -76,7 +83,7 @@ public struct Database: Sendable {
     @discardableResult
     func execute<SQL: PreparedSQL>(_ statement: SQL.Type, _ bindings: PostgresBindings) async throws -> [PostgresRow] {
         assert(PreparedNames.claim(SQL.name, for: SQL.self), "two prepared statements are named \(SQL.name)")
-        let (client, logger) = (client, logger)
+        let (client, logger) = (client(for: SQL.self), logger)
         do {
             return try await RegistrarMetrics.timeDatabase("query") {
                 try await withDeadline(RequestExpiry.bounded(timeout), "database") {
@@ -97,6 +104,12 @@ public struct Database: Sendable {
         } catch {
             throw DatabaseError(error)
         }
+    }
+
+    /// The pool `SQL` runs on from the caller's thread: its loop's own when it asks for that and
+    /// the caller is on a loop, else the main pool.
+    func client<SQL: PreparedSQL>(for statement: SQL.Type) -> PostgresClient {
+        SQL.runsOnTheCallersLoop ? loopLocal?.current() ?? client : client
     }
 
     private func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, String) async throws -> T) async throws -> T {
@@ -203,6 +216,13 @@ protocol PreparedSQL {
     /// The statement's name on every connection: unique in the process, at most 63 bytes.
     static var name: String { get }
     static var sql: String { get }
+    /// Whether it runs on a connection of the caller's event loop (`LoopLocalPools`). Only for a
+    /// statement that is never sent while its task holds a transaction open.
+    static var runsOnTheCallersLoop: Bool { get }
+}
+
+extension PreparedSQL {
+    static var runsOnTheCallersLoop: Bool { false }
 }
 
 /// Which type holds each prepared statement's name, so that a name given twice is caught (in

@@ -112,6 +112,7 @@ public struct PostgresResourceServerRepository: ResourceServerRepository {
     /// Introspection's one statement: the limiter's checks, the resource server if none refused,
     /// and whether the token's jti is revoked. Prepared once per connection.
     enum FindForIntrospection: PreparedSQL {
+        static let runsOnTheCallersLoop = true
         static let name = "registrar_find_resource_server_for_introspection"
         static let sql = """
             \(selection), registrar_access_token_revoked($6, $8), l.refused, l.wait_milliseconds

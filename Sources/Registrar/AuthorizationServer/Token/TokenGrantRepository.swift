@@ -174,18 +174,22 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         static let sql = "SELECT \(codeColumns) FROM registrar_find_authorization_code($1, $2)"
     }
     enum RedeemCode: PreparedSQL {
+        static let runsOnTheCallersLoop = true
         static let name = "registrar_redeem_code"
         static let sql = "SELECT registrar_redeem_authorization_code($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     }
     enum FindRefreshToken: PreparedSQL {
+        static let runsOnTheCallersLoop = true
         static let name = "registrar_find_refresh_token"
         static let sql = "SELECT \(refreshTokenColumns) FROM registrar_find_refresh_token($1, $2)"
     }
     enum SpendRefreshToken: PreparedSQL {
+        static let runsOnTheCallersLoop = true
         static let name = "registrar_spend_refresh_token"
         static let sql = "SELECT registrar_spend_refresh_token($1, $2, $3, $4, $5, $6, $7, $8)"
     }
     enum AccessTokenRevoked: PreparedSQL {
+        static let runsOnTheCallersLoop = true
         static let name = "registrar_access_token_revoked"
         static let sql = "SELECT registrar_access_token_revoked($1, $2)"
     }
@@ -305,10 +309,12 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     /// per connection: the client's columns, the limiter's two, then the credential's row (NULL
     /// where a check refused or there is none).
     enum FindClientAndCode: PreparedSQL {
+        static let runsOnTheCallersLoop = true
         static let name = "registrar_find_client_and_code"
         static let sql = lookupAlong("registrar_find_authorization_code", codeColumns)
     }
     enum FindClientAndRefreshToken: PreparedSQL {
+        static let runsOnTheCallersLoop = true
         static let name = "registrar_find_client_and_refresh_token"
         static let sql = lookupAlong("registrar_find_refresh_token", refreshTokenColumns)
     }

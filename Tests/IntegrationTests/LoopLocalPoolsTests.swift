@@ -1,0 +1,84 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Testing
+@testable import Registrar
+
+/// The event loops' own pools: a hot statement sent from a loop must find a connection on that
+/// same loop, and everything else must keep to the main pool.
+@Suite("Loop-local database pools")
+struct LoopLocalPoolsTests {
+    enum OnTheCallersLoop: PreparedSQL {
+        static let runsOnTheCallersLoop = true
+        static let name = "registrar_test_loop_local"
+        static let sql = "SELECT pg_backend_pid()"
+    }
+    enum OnTheMainPool: PreparedSQL {
+        static let name = "registrar_test_main_pool"
+        static let sql = "SELECT pg_backend_pid()"
+    }
+
+    /// Runs `body` with pools on `group`'s loops (one connection each), running.
+    static func withPools<T: Sendable>(on group: MultiThreadedEventLoopGroup,
+                                       _ body: @Sendable (LoopLocalPools) async throws -> T) async throws -> T {
+        try await TestEnvironment.prepare()
+        let pools = LoopLocalPools(configuration: try TestEnvironment.applicationURL().clientConfiguration(maximumConnections: 1, keepsConnections: true),
+                                   group: group, logger: TestEnvironment.logger)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for client in pools.clients { tasks.addTask { await client.run() } }
+            defer { tasks.cancelAll() }
+            return try await body(pools)
+        }
+    }
+
+    @Test("Asked from a loop, the pool is that loop's, and its connection lives on that loop")
+    func eachLoopHasItsOwnPool() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        try await Self.withPools(on: group) { pools in
+            #expect(pools.clients.count == 2)
+            var seen: Set<ObjectIdentifier> = []
+            for loop in group.makeIterator() {
+                let client = try #require(try await loop.submit { pools.current() }.get())
+                seen.insert(ObjectIdentifier(client))
+                let connectionLoop = try await client.withConnection { $0.eventLoop }
+                #expect(connectionLoop === loop)
+                let one = try await client.query("SELECT 1").collect().first?.decode(Int.self)
+                #expect(one == 1)
+            }
+            #expect(seen.count == 2, "two loops, two pools")
+        }
+        try await group.shutdownGracefully()
+    }
+
+    @Test("Off the loops there is no loop-local pool")
+    func noneOffTheLoops() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        try await Self.withPools(on: group) { pools in
+            let off = await Task.detached { pools.current() }.value
+            #expect(off == nil)
+        }
+        try await group.shutdownGracefully()
+    }
+
+    @Test("Only a statement that asks for the caller's loop goes to it; others, and callers off the loops, use the main pool")
+    func statementsChooseTheirPool() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        try await TestEnvironment.withDatabase { main in
+            try await Self.withPools(on: group) { pools in
+                let database = Database(client: main.client, logger: main.logger, timeout: .seconds(10), loopLocal: pools)
+                let (hot, ordinary) = try await loop.submit {
+                    (database.client(for: OnTheCallersLoop.self), database.client(for: OnTheMainPool.self))
+                }.get()
+                #expect(hot === pools.clients[0])
+                #expect(ordinary === main.client)
+                #expect(database.client(for: OnTheCallersLoop.self) === main.client, "off the loops the main pool serves")
+                // Either way the statement runs, prepared, and answers.
+                let pid = try await database.execute(OnTheCallersLoop.self, PostgresBindings()).first?.decode(Int32.self)
+                #expect(pid != nil)
+            }
+        }
+        try await group.shutdownGracefully()
+    }
+}
