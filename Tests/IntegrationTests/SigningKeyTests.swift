@@ -207,6 +207,27 @@ struct SigningKeyTests {
         }
     }
 
+    @Test("RFC 7638: a published key stored under a kid that is not its thumbprint is not trusted (kids name keys in the signature cache)")
+    func kidMustBeThumbprint() async throws {
+        let tenant = try await TestEnvironment.createTenant()
+        try await TestEnvironment.withDatabase { database in
+            let real = try await KeysSupport.store(database).signingKey(tenantID: tenant.id)
+            let other = ES256KeyPair.generate()
+            let sealed = try TestServer.keyEncryptionKey.seal(other.rawPrivateKey, tenantID: tenant.id, kid: "not-a-thumbprint")
+            let jwk = ES256KeyPair.publicJWK(other.privateKey.publicKey, kid: "not-a-thumbprint").encodedString()
+            try await database.withTenant(tenant.id) { connection in
+                try await connection.run("""
+                    INSERT INTO signing_keys (tenant_id, kid, sealed_private_key, public_jwk, created_at, retired_at, publish_until)
+                    VALUES (\(tenant.id), 'not-a-thumbprint', \(sealed), \(jwk)::jsonb, now() - interval '1 hour', now() - interval '1 hour', now() + interval '1 hour')
+                    """, logger: TestEnvironment.logger)
+            }
+            let store = KeysSupport.store(database)
+            #expect(try await store.verificationKey(tenantID: tenant.id, kid: "not-a-thumbprint") == nil)
+            let own = try await store.verificationKey(tenantID: tenant.id, kid: real.kid)
+            #expect(own?.rawRepresentation == real.privateKey.publicKey.rawRepresentation)
+        }
+    }
+
     @Test("/jwks.json of an unknown tenant is a 404")
     func unknownTenant() async throws {
         try await TestServer.run { server in

@@ -141,11 +141,17 @@ public final class SigningKeyStore: Sendable {
         } catch {
             throw Unusable(description: "signing key \(active.kid) of tenant \(tenantID) cannot be opened: is REGISTRAR_KEY_ENCRYPTION_KEY the one it was sealed with?")
         }
+        // A kid names one key only as its RFC 7638 thumbprint, which the verified-signature cache
+        // relies on (it names keys by kid): a row whose kid is not its key's thumbprint (edited
+        // by hand, restored from elsewhere) is neither signed with nor trusted.
+        guard ES256KeyPair.thumbprint(signing.privateKey.publicKey) == active.kid else {
+            throw Unusable(description: "signing key \(active.kid) of tenant \(tenantID) is stored under a kid that is not its thumbprint")
+        }
         var verification: [String: PublishedKey] = [:]
         for row in rows {
             if row.kid == signing.kid {
                 verification[row.kid] = PublishedKey(publicKey: signing.privateKey.publicKey, jwk: row.publicJWK, publishUntil: nil)
-            } else if let key = Self.publicKey(row.publicJWK) {
+            } else if let key = Self.publicKey(row.publicJWK), ES256KeyPair.thumbprint(key) == row.kid {
                 verification[row.kid] = PublishedKey(publicKey: key, jwk: row.publicJWK, publishUntil: row.publishUntil)
             }
         }
