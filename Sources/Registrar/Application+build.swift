@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 
@@ -10,7 +11,7 @@ public struct AppOverrides: Sendable {
     public var now: @Sendable () -> Date = { Date() }
     public var maximumDatabaseConnections = 20
     /// Connections of each event loop's own pool, for the token endpoint's and introspection's
-    /// statements (`LoopLocalPools`), on top of `maximumDatabaseConnections`.
+    /// statements (`LoopLocalPools`), on top of `maximumDatabaseConnections`; 0 turns them off.
     public var loopLocalDatabaseConnections = 3
     /// Off only for tests of a server whose database is unreachable on purpose.
     public var checkSchemaAtStart = true
@@ -37,8 +38,8 @@ public struct AppOverrides: Sendable {
 struct AppComponents {
     let router: Router<AppRequestContext>
     let postgres: PostgresClient
-    /// The event loops' own pools, run beside `postgres`.
-    let loopLocal: LoopLocalPools
+    /// The event loops' own pools, run beside `postgres`; nil when tasks do not run on the loops.
+    let loopLocal: LoopLocalPools?
     let hasher: Argon2Hasher
     let migrator: Migrator
     let database: Database
@@ -65,7 +66,7 @@ public func buildApplication(config: RegistrarConfig, logger: Logger, overrides:
         server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionTimeoutHandler(timeouts: timeouts)],
                                             idleTimeout: TimeAmount(timeouts.idle))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: [postgres] + components.loopLocal.clients as [any Service] + [Argon2HasherService(hasher: hasher)]
+        services: [postgres] + (components.loopLocal?.clients ?? []) as [any Service] + [Argon2HasherService(hasher: hasher)]
             + (config.reaperInterval.map { [ClientReaperService(reaper: components.reaper, interval: $0, sweeper: components.sweeper,
                                                                         tokenSweeper: components.tokenSweeper)] } ?? [])
             + [ReadAuditFlushService(coalescer: components.readAudit, interval: overrides.readAuditFlushInterval, logger: logger)]
@@ -100,10 +101,15 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
                                                                                        statementTimeout: overrides.databaseTimeout,
                                                                                        keepsConnections: true),
                                   eventLoopGroup: BalancedEventLoopGroup(), backgroundLogger: logger)
-    let loopLocal = LoopLocalPools(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.loopLocalDatabaseConnections,
-                                                                                         statementTimeout: overrides.databaseTimeout,
-                                                                                         keepsConnections: true),
-                                   logger: logger)
+    // The loops' own pools serve only tasks that run on the loops, that is with the NIO executor
+    // in place (`registrar serve`'s default), and then this runs on a loop too. Without it (tests,
+    // `--no-nio-executor`) they would hold connections nothing uses.
+    let loopLocal = overrides.loopLocalDatabaseConnections > 0 && MultiThreadedEventLoopGroup.currentEventLoop != nil
+        ? LoopLocalPools(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.loopLocalDatabaseConnections,
+                                                                               statementTimeout: overrides.databaseTimeout,
+                                                                               keepsConnections: true),
+                         logger: logger)
+        : nil
     let database = Database(client: postgres, logger: logger, timeout: overrides.databaseTimeout, loopLocal: loopLocal)
     let migrator = try Migrator(directory: config.sqlDirectory)
     let hasher = Argon2Hasher(parameters: config.argon2, threads: config.argon2Threads, queueLimit: config.argon2QueueLimit)

@@ -68,16 +68,39 @@ struct LoopLocalPoolsTests {
         try await TestEnvironment.withDatabase { main in
             try await Self.withPools(on: group) { pools in
                 let database = Database(client: main.client, logger: main.logger, timeout: .seconds(10), loopLocal: pools)
-                let (hot, ordinary) = try await loop.submit {
-                    (database.client(for: OnTheCallersLoop.self), database.client(for: OnTheMainPool.self))
+                let (hot, ordinary) = try await loop.submit { () -> (PostgresClient?, Bool) in
+                    let hot = database.reservation(for: OnTheCallersLoop.self)
+                    defer { hot?.release() }
+                    return (hot?.client, database.reservation(for: OnTheMainPool.self) == nil)
                 }.get()
                 #expect(hot === pools.clients[0])
-                #expect(ordinary === main.client)
-                #expect(database.client(for: OnTheCallersLoop.self) === main.client, "off the loops the main pool serves")
+                #expect(ordinary)
+                #expect(database.reservation(for: OnTheCallersLoop.self) == nil, "off the loops the main pool serves")
                 // Either way the statement runs, prepared, and answers.
                 let pid = try await database.execute(OnTheCallersLoop.self, PostgresBindings()).first?.decode(Int32.self)
                 #expect(pid != nil)
             }
+        }
+        try await group.shutdownGracefully()
+    }
+
+    @Test("A loop's pool takes four statements per connection at once; the next goes to the main pool instead of waiting")
+    func overflowGoesToTheMainPool() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        try await Self.withPools(on: group) { pools in
+            let (taken, overflow, afterRelease) = try await loop.submit { () -> (Int, Bool, Bool) in
+                let taken = (0..<LoopLocalPools.queueFactor).compactMap { _ in pools.reserve() }
+                let overflow = pools.reserve()
+                taken.first?.release()
+                let again = pools.reserve()
+                for reservation in taken.dropFirst() { reservation.release() }
+                again?.release()
+                return (taken.count, overflow == nil, again != nil)
+            }.get()
+            #expect(taken == LoopLocalPools.queueFactor, "one connection takes queueFactor statements")
+            #expect(overflow, "the pool is full: the statement is the main pool's")
+            #expect(afterRelease, "one released, the pool has room again")
         }
         try await group.shutdownGracefully()
     }

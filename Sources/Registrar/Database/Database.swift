@@ -83,7 +83,9 @@ public struct Database: Sendable {
     @discardableResult
     func execute<SQL: PreparedSQL>(_ statement: SQL.Type, _ bindings: PostgresBindings) async throws -> [PostgresRow] {
         assert(PreparedNames.claim(SQL.name, for: SQL.self), "two prepared statements are named \(SQL.name)")
-        let (client, logger) = (client(for: SQL.self), logger)
+        let reservation = reservation(for: SQL.self)
+        defer { reservation?.release() }
+        let (client, logger) = (reservation?.client ?? client, logger)
         do {
             return try await RegistrarMetrics.timeDatabase("query") {
                 try await withDeadline(RequestExpiry.bounded(timeout), "database") {
@@ -106,10 +108,10 @@ public struct Database: Sendable {
         }
     }
 
-    /// The pool `SQL` runs on from the caller's thread: its loop's own when it asks for that and
-    /// the caller is on a loop, else the main pool.
-    func client<SQL: PreparedSQL>(for statement: SQL.Type) -> PostgresClient {
-        SQL.runsOnTheCallersLoop ? loopLocal?.current() ?? client : client
+    /// A place in the pool of the caller's loop for `SQL`, when it asks for one, the caller is on
+    /// a loop and that loop's pool has room; nil: the main pool serves it.
+    func reservation<SQL: PreparedSQL>(for statement: SQL.Type) -> LoopLocalPools.Reservation? {
+        SQL.runsOnTheCallersLoop ? loopLocal?.reserve() : nil
     }
 
     private func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, String) async throws -> T) async throws -> T {

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import Synchronization
 
 /// One small pool per event loop, whose connections all live on that loop, for the statements
 /// of the token endpoint and introspection (`PreparedSQL.runsOnTheCallersLoop`).
@@ -14,26 +15,64 @@ import PostgresNIO
 /// Only single statements that run outside any transaction use these pools, so a statement never
 /// waits for one of their connections while holding a row lock: a small pool cannot deadlock
 /// against a transaction that needs a connection of it (the main pool keeps every transaction).
+/// A loop's pool takes at most `queueFactor` times as many statements at once as it has
+/// connections (waiting their turn there is cheaper than crossing to another loop); beyond that,
+/// say while its connections wait for a row lock, statements go to the main pool rather than
+/// queue behind them until their deadline.
 final class LoopLocalPools: Sendable {
-    private let pools: [ObjectIdentifier: PostgresClient]
+    /// One loop's pool and how many statements it runs now.
+    final class Slot: Sendable {
+        let client: PostgresClient
+        let capacity: Int
+        let inFlight = Atomic<Int>(0)
+
+        init(client: PostgresClient, capacity: Int) {
+            self.client = client
+            self.capacity = capacity
+        }
+    }
+
+    /// A statement's claim on one of its loop's connections; `release()` exactly once.
+    struct Reservation: Sendable {
+        let slot: Slot
+        var client: PostgresClient { slot.client }
+        func release() { slot.inFlight.subtract(1, ordering: .relaxed) }
+    }
+
+    /// Statements one connection of a loop's pool takes at once, running or waiting.
+    static let queueFactor = 4
+
+    private let slots: [ObjectIdentifier: Slot]
     /// Every pool, to be run as a service beside the main pool.
     let clients: [PostgresClient]
 
     /// One pool per loop of `group`, each with `configuration`'s connections.
     init(configuration: PostgresClient.Configuration, group: MultiThreadedEventLoopGroup = .singleton, logger: Logger) {
-        var pools: [ObjectIdentifier: PostgresClient] = [:]
+        var slots: [ObjectIdentifier: Slot] = [:]
         var clients: [PostgresClient] = []
         for loop in group.makeIterator() {
             let client = PostgresClient(configuration: configuration, eventLoopGroup: loop, backgroundLogger: logger)
-            pools[ObjectIdentifier(loop)] = client
+            slots[ObjectIdentifier(loop)] = Slot(client: client, capacity: configuration.options.maximumConnections * Self.queueFactor)
             clients.append(client)
         }
-        self.pools = pools
+        self.slots = slots
         self.clients = clients
     }
 
     /// The pool of the loop the caller runs on; nil off the loops (then the main pool serves).
-    func current() -> PostgresClient? {
-        MultiThreadedEventLoopGroup.currentEventLoop.flatMap { pools[ObjectIdentifier($0)] }
+    func current() -> PostgresClient? { currentSlot()?.client }
+
+    /// A place in the pool of the caller's loop, if it is on one and that pool has room.
+    func reserve() -> Reservation? {
+        guard let slot = currentSlot() else { return nil }
+        guard slot.inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= slot.capacity else {
+            slot.inFlight.subtract(1, ordering: .relaxed)
+            return nil
+        }
+        return Reservation(slot: slot)
+    }
+
+    private func currentSlot() -> Slot? {
+        MultiThreadedEventLoopGroup.currentEventLoop.flatMap { slots[ObjectIdentifier($0)] }
     }
 }

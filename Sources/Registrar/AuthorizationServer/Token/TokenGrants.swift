@@ -63,7 +63,7 @@ struct TokenGrants: Sendable {
         let settings = tenant.tenant.policy.authorizationServer
         let refresh = Self.issuesRefreshTokens(to: client.client, policy: tenant.tenant.policy)
         let at = now()
-        // Loaded before the transaction, so that signing inside it finds the key in memory.
+        // Loaded before the read, so that signing between the read and the write finds the key in memory.
         _ = try await signingKeys.signingKey(tenantID: tenant.tenant.id)
         let (issuer, clientID) = (issuer, client.client.clientID)
         let hash = OpaqueToken.hash(code)
