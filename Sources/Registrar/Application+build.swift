@@ -10,9 +10,6 @@ import ServiceLifecycle
 public struct AppOverrides: Sendable {
     public var now: @Sendable () -> Date = { Date() }
     public var maximumDatabaseConnections = 20
-    /// Connections of each event loop's own pool, for the token endpoint's and introspection's
-    /// statements (`LoopLocalPools`), on top of `maximumDatabaseConnections`; 0 turns them off.
-    public var loopLocalDatabaseConnections = 3
     /// Off only for tests of a server whose database is unreachable on purpose.
     public var checkSchemaAtStart = true
     /// How long one database operation may take before it is answered as unavailable.
@@ -104,8 +101,8 @@ func buildComponents(config: RegistrarConfig, logger: Logger, overrides: AppOver
     // The loops' own pools serve only tasks that run on the loops, that is with the NIO executor
     // in place (`registrar serve`'s default), and then this runs on a loop too. Without it (tests,
     // `--no-nio-executor`) they would hold connections nothing uses.
-    let loopLocal = overrides.loopLocalDatabaseConnections > 0 && MultiThreadedEventLoopGroup.currentEventLoop != nil
-        ? LoopLocalPools(configuration: config.databaseURL.clientConfiguration(maximumConnections: overrides.loopLocalDatabaseConnections,
+    let loopLocal = config.loopDatabaseConnections > 0 && MultiThreadedEventLoopGroup.currentEventLoop != nil
+        ? LoopLocalPools(configuration: config.databaseURL.clientConfiguration(maximumConnections: config.loopDatabaseConnections,
                                                                                statementTimeout: overrides.databaseTimeout,
                                                                                keepsConnections: true),
                          logger: logger)

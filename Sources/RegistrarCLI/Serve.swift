@@ -28,6 +28,8 @@ struct Serve: AsyncParsableCommand {
     var workerThreads: Int?
     @Option(name: .customLong("argon2-queue-limit"), help: "Hashes allowed to wait before 503 (env REGISTRAR_ARGON2_QUEUE_LIMIT, default 64).")
     var argon2QueueLimit: Int?
+    @Option(name: .customLong("loop-database-connections"), help: "Database connections of each event loop's own pool, for the token endpoint and introspection, beside the main pool's 20; 0 turns them off (env REGISTRAR_LOOP_DATABASE_CONNECTIONS, default 3).")
+    var loopDatabaseConnections: Int?
     @Option(name: .customLong("service-documentation"), help: "RFC 8414 service_documentation URL (env REGISTRAR_SERVICE_DOCUMENTATION).")
     var serviceDocumentation: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (env REGISTRAR_LOG_LEVEL, default info).")
@@ -139,6 +141,8 @@ struct Serve: AsyncParsableCommand {
         config.keyEncryptionKey = try (keyEncryptionKey ?? Environment.string("REGISTRAR_KEY_ENCRYPTION_KEY")).map(KeyEncryptionKey.init(base64URL:))
         // Refused here already, so the message comes before any connection is tried.
         _ = try config.resolvedKeyEncryptionKey()
+        config.loopDatabaseConnections = try RegistrarConfig.checkLoopDatabaseConnections(
+            try loopDatabaseConnections ?? Environment.int("REGISTRAR_LOOP_DATABASE_CONNECTIONS") ?? 3)
         config.rateLimiting = !(noRateLimits || Environment.string("REGISTRAR_RATE_LIMITS")?.lowercased() == "off")
         config.reaperInterval = reaperSeconds > 0 ? .seconds(reaperSeconds) : nil
         var platform = PlatformRateLimits()

@@ -132,4 +132,17 @@ struct ConfigTests {
             try RegistrarConfig(databaseURL: database, publicBaseURL: "https://auth.example.com/path", sqlDirectory: sqlDirectory)
         }
     }
+
+    // MARK: Database connections
+
+    @Test("Connections per event loop's own pool: 0 (none) to 64; anything else is refused, naming the range",
+          arguments: [(0, true), (1, true), (3, true), (64, true), (-1, false), (65, false), (10_000, false)])
+    func loopDatabaseConnections(_ value: Int, accepted: Bool) {
+        if accepted {
+            #expect((try? RegistrarConfig.checkLoopDatabaseConnections(value)) == value)
+        } else {
+            let error = #expect(throws: ConfigError.self) { try RegistrarConfig.checkLoopDatabaseConnections(value) }
+            #expect(error?.description.contains("0 (none) to 64") == true)
+        }
+    }
 }

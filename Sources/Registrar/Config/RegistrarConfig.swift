@@ -21,6 +21,9 @@ public struct RegistrarConfig: Sendable {
     public var argon2: Argon2Hasher.Parameters
     public var argon2Threads: Int
     public var argon2QueueLimit: Int
+    /// Connections of each event loop's own database pool, for the token endpoint's and
+    /// introspection's single statements (`LoopLocalPools`), beside the main pool; 0 turns them off.
+    public var loopDatabaseConnections = 3
     /// RFC 8414 `service_documentation`, when the operator has a page for it.
     public var serviceDocumentation: String?
     public var sqlDirectory: String
@@ -81,6 +84,14 @@ public struct RegistrarConfig: Sendable {
             throw ConfigError("the bootstrap key must look like rk_{16 letters or digits}.{43 base64url characters}")
         }
         self.bootstrapKey = bootstrapKey
+    }
+
+    /// `loopDatabaseConnections` as given by an operator: 0 (off) to 64 per loop.
+    public static func checkLoopDatabaseConnections(_ value: Int) throws -> Int {
+        guard (0...64).contains(value) else {
+            throw ConfigError("database connections per event loop must be from 0 (none) to 64, not \(value)")
+        }
+        return value
     }
 
     /// The configured tag key; without one, a fixed development key only while the server listens
