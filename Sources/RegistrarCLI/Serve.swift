@@ -142,7 +142,7 @@ struct Serve: AsyncParsableCommand {
         // Refused here already, so the message comes before any connection is tried.
         _ = try config.resolvedKeyEncryptionKey()
         config.loopDatabaseConnections = try RegistrarConfig.checkLoopDatabaseConnections(
-            try loopDatabaseConnections ?? Environment.int("REGISTRAR_LOOP_DATABASE_CONNECTIONS") ?? 3)
+            try loopDatabaseConnections ?? Environment.int("REGISTRAR_LOOP_DATABASE_CONNECTIONS") ?? config.loopDatabaseConnections)
         config.rateLimiting = !(noRateLimits || Environment.string("REGISTRAR_RATE_LIMITS")?.lowercased() == "off")
         config.reaperInterval = reaperSeconds > 0 ? .seconds(reaperSeconds) : nil
         var platform = PlatformRateLimits()

@@ -39,7 +39,11 @@ struct LoopLocalPoolsTests {
             #expect(pools.clients.count == 2)
             var seen: Set<ObjectIdentifier> = []
             for loop in group.makeIterator() {
-                let client = try #require(try await loop.submit { pools.current() }.get())
+                let client = try #require(try await loop.submit { () -> PostgresClient? in
+                    let reservation = pools.reserve()
+                    defer { reservation?.release() }
+                    return reservation?.client
+                }.get())
                 seen.insert(ObjectIdentifier(client))
                 let connectionLoop = try await client.withConnection { $0.eventLoop }
                 #expect(connectionLoop === loop)
@@ -55,8 +59,8 @@ struct LoopLocalPoolsTests {
     func noneOffTheLoops() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         try await Self.withPools(on: group) { pools in
-            let off = await Task.detached { pools.current() }.value
-            #expect(off == nil)
+            let off = await Task.detached { pools.reserve() == nil }.value
+            #expect(off)
         }
         try await group.shutdownGracefully()
     }

@@ -32,7 +32,7 @@ final class LoopLocalPools: Sendable {
         }
     }
 
-    /// A statement's claim on one of its loop's connections; `release()` exactly once.
+    /// A statement's place in its loop's pool, running or waiting; `release()` exactly once.
     struct Reservation: Sendable {
         let slot: Slot
         var client: PostgresClient { slot.client }
@@ -44,35 +44,26 @@ final class LoopLocalPools: Sendable {
 
     private let slots: [ObjectIdentifier: Slot]
     /// Every pool, to be run as a service beside the main pool.
-    let clients: [PostgresClient]
+    var clients: [PostgresClient] { slots.values.map(\.client) }
 
     /// One pool per loop of `group`, each with `configuration`'s connections.
     init(configuration: PostgresClient.Configuration, group: MultiThreadedEventLoopGroup = .singleton, logger: Logger) {
         var slots: [ObjectIdentifier: Slot] = [:]
-        var clients: [PostgresClient] = []
         for loop in group.makeIterator() {
             let client = PostgresClient(configuration: configuration, eventLoopGroup: loop, backgroundLogger: logger)
             slots[ObjectIdentifier(loop)] = Slot(client: client, capacity: configuration.options.maximumConnections * Self.queueFactor)
-            clients.append(client)
         }
         self.slots = slots
-        self.clients = clients
     }
 
-    /// The pool of the loop the caller runs on; nil off the loops (then the main pool serves).
-    func current() -> PostgresClient? { currentSlot()?.client }
-
-    /// A place in the pool of the caller's loop, if it is on one and that pool has room.
+    /// A place in the pool of the caller's loop, if it is on one and that pool has room; nil off
+    /// the loops (then the main pool serves).
     func reserve() -> Reservation? {
-        guard let slot = currentSlot() else { return nil }
+        guard let slot = MultiThreadedEventLoopGroup.currentEventLoop.flatMap({ slots[ObjectIdentifier($0)] }) else { return nil }
         guard slot.inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= slot.capacity else {
             slot.inFlight.subtract(1, ordering: .relaxed)
             return nil
         }
         return Reservation(slot: slot)
-    }
-
-    private func currentSlot() -> Slot? {
-        MultiThreadedEventLoopGroup.currentEventLoop.flatMap { slots[ObjectIdentifier($0)] }
     }
 }

@@ -7,16 +7,11 @@ public struct AccessTokenValidator: Sendable {
     let keys: SigningKeyStore
     let now: @Sendable () -> Date
     /// Signatures already verified, so that the same token introspected again costs a hash.
-    let signatures: VerifiedSignatureCache
+    let signatures = VerifiedSignatureCache()
 
     public init(keys: SigningKeyStore, now: @escaping @Sendable () -> Date = { Date() }) {
-        self.init(keys: keys, now: now, signatures: VerifiedSignatureCache())
-    }
-
-    init(keys: SigningKeyStore, now: @escaping @Sendable () -> Date, signatures: VerifiedSignatureCache) {
         self.keys = keys
         self.now = now
-        self.signatures = signatures
     }
 
     /// Why a token was refused (for logs and tests; callers answer one generic error).
