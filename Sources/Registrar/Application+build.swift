@@ -266,9 +266,17 @@ extension DatabaseURL {
         case .prefer: .prefer(.makeClientConfiguration())
         case .require: .require(.makeClientConfiguration())
         }
-        var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        var configuration = if let socketPath {
+            PostgresClient.Configuration(unixSocketPath: socketPath, username: username, password: password, database: database)
+        } else {
+            PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        }
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
+        // Every statement here touches a handful of rows, but PostgreSQL estimates a set-returning
+        // function at 1,000 rows, so a lookup joining three of them looks expensive enough to be
+        // compiled by LLVM at each execution: milliseconds of compiling for microseconds of work.
+        configuration.options.additionalStartupParameters.append(("jit", "off"))
         if keepsConnections {
             // The server's pool opens all its connections and keeps them. The pool schedules an
             // idle timer (above its minimum) and a keep-alive timer each time a connection comes

@@ -11,7 +11,7 @@ struct KeyCommand: AsyncParsableCommand {
         let url = try options.applicationURL()
         let logger = quietLogger("registrar.key")
         do {
-            return try await withDeadline(.seconds(60), "database \(url.host):\(url.port)") {
+            return try await withDeadline(.seconds(60), "database \(url.endpoint)") {
                 try await withPostgresClient(url, logger: logger) { client in
                     let database = Database(client: client, logger: logger)
                     return try await body(PostgresAdminKeyRepository(database: database), PostgresTenantRepository(database: database))

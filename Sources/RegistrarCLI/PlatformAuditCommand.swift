@@ -22,7 +22,7 @@ struct PlatformAuditCommand: AsyncParsableCommand {
         let logger = quietLogger("registrar.audit")
         let records: [PlatformAuditRecord]
         do {
-            records = try await withDeadline(.seconds(60), "database \(url.host):\(url.port)") {
+            records = try await withDeadline(.seconds(60), "database \(url.endpoint)") {
                 try await withPostgresClient(url, logger: logger) { client in
                     try await PostgresPlatformAuditRepository(database: Database(client: client, logger: logger))
                         .list(filter: constFilter, before: nil, limit: limit).items

@@ -86,7 +86,7 @@ struct Serve: AsyncParsableCommand {
             let migrator = try Migrator(directory: config.sqlDirectory)
             let owner = config.migrationDatabaseURL ?? config.databaseURL
             do {
-                _ = try await withDeadline(.seconds(60), "migration (database \(owner.host):\(owner.port))") {
+                _ = try await withDeadline(.seconds(60), "migration (database \(owner.endpoint))") {
                     try await withPostgresClient(owner, logger: logger) { client in
                         try await migrator.migrate(client: client, logger: logger)
                     }
@@ -192,7 +192,7 @@ struct Migrate: AsyncParsableCommand {
         let logger = quietLogger("registrar.migrate")
         let applied: [Int]
         do {
-            applied = try await withDeadline(.seconds(60), "database \(url.host):\(url.port)") {
+            applied = try await withDeadline(.seconds(60), "database \(url.endpoint)") {
                 try await withPostgresClient(url, logger: logger) { client in
                     try await migrator.migrate(client: client, logger: logger)
                 }

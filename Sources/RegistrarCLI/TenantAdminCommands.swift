@@ -36,7 +36,7 @@ func withTenant<T: Sendable>(_ slug: String, _ options: DatabaseOptions,
     let url = try options.applicationURL()
     let logger = quietLogger("registrar.admin")
     do {
-        return try await withDeadline(.seconds(60), "database \(url.host):\(url.port)") {
+        return try await withDeadline(.seconds(60), "database \(url.endpoint)") {
             try await withPostgresClient(url, logger: logger) { client in
                 let database = Database(client: client, logger: logger)
                 guard let tenant = try await PostgresTenantRepository(database: database).find(slug: slug) else {

@@ -12,7 +12,7 @@ struct TenantCommand: AsyncParsableCommand {
         let url = try options.applicationURL()
         let logger = quietLogger("registrar.tenant")
         do {
-            return try await withDeadline(.seconds(30), "database \(url.host):\(url.port)") {
+            return try await withDeadline(.seconds(30), "database \(url.endpoint)") {
                 try await withPostgresClient(url, logger: logger) { client in
                     try await body(PostgresTenantRepository(database: Database(client: client, logger: logger)))
                 }

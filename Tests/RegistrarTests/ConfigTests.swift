@@ -96,6 +96,28 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try DatabaseURL(string) }
     }
 
+    @Test("host=/directory names PostgreSQL's Unix socket in it, as libpq does: {directory}/.s.PGSQL.{port}, without TLS")
+    func databaseURLSocket() throws {
+        let url = try DatabaseURL("postgres://registrar_app@/registrar?host=/var/run/postgresql")
+        #expect(url.socketPath == "/var/run/postgresql/.s.PGSQL.5432")
+        #expect(url.tls == .disable)
+        #expect(url.database == "registrar")
+        #expect(url.endpoint == "/var/run/postgresql/.s.PGSQL.5432")
+        let ported = try DatabaseURL("postgresql://owner:pw@localhost:6543/registrar?host=/tmp/pg/&sslmode=prefer")
+        #expect(ported.socketPath == "/tmp/pg/.s.PGSQL.6543")
+        #expect(ported.password == "pw")
+        #expect(try DatabaseURL("postgres://u@h/d").socketPath == nil)
+        #expect(try DatabaseURL("postgres://u@h:7000/d").endpoint == "h:7000")
+    }
+
+    @Test("A socket host that is not an absolute path, a socket path past 107 bytes, or sslmode=require on a socket, is refused", arguments: [
+        "postgres://u@/d?host=relative/dir", "postgres://u@/d?host=", "postgres://u@/d?host=/" + String(repeating: "d", count: 100),
+        "postgres://u@/d?host=/tmp&sslmode=require", "postgres:///d?host=/tmp",
+    ])
+    func databaseURLSocketRefused(_ string: String) {
+        #expect(throws: ConfigError.self) { try DatabaseURL(string) }
+    }
+
     // MARK: Public base URL and base domain
 
     @Test("The public base URL is an http(s) origin; a trailing slash is stripped", arguments: [

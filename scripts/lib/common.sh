@@ -103,9 +103,16 @@ ensure_key_encryption_key() {
   export REGISTRAR_KEY_ENCRYPTION_KEY="$key"
 }
 
-# Exports the two connection URLs for a cluster started by start_cluster.
+# export_database_urls PORT [SOCKET_DIRECTORY]: the two connection URLs for a cluster started by
+# start_cluster, over TCP, or through its Unix socket when the directory is given (cheaper per
+# statement on one machine).
 export_database_urls() {
-  local port="$1"
-  export DATABASE_URL="postgres://registrar_app@127.0.0.1:$port/registrar?sslmode=disable"
-  export MIGRATION_DATABASE_URL="postgres://registrar_owner@127.0.0.1:$port/registrar?sslmode=disable"
+  local port="$1" socket_directory="${2:-}"
+  if [ -n "$socket_directory" ]; then
+    export DATABASE_URL="postgres://registrar_app@:$port/registrar?host=$socket_directory"
+    export MIGRATION_DATABASE_URL="postgres://registrar_owner@:$port/registrar?host=$socket_directory"
+  else
+    export DATABASE_URL="postgres://registrar_app@127.0.0.1:$port/registrar?sslmode=disable"
+    export MIGRATION_DATABASE_URL="postgres://registrar_owner@127.0.0.1:$port/registrar?sslmode=disable"
+  fi
 }
