@@ -49,10 +49,23 @@ struct LoopLocalPoolsTests {
                 #expect(connectionLoop === loop)
                 let one = try await client.query("SELECT 1").collect().first?.decode(Int.self)
                 #expect(one == 1)
+                // Planned once per connection, not at every execution.
+                let planning = try await client.query("SHOW plan_cache_mode").collect().first?.decode(String.self)
+                #expect(planning == "force_generic_plan")
             }
             #expect(seen.count == 2, "two loops, two pools")
         }
         try await group.shutdownGracefully()
+    }
+
+    @Test("Pools other than the loops' keep PostgreSQL's planning; no connection of the service compiles statements with JIT")
+    func planningOfThePools() async throws {
+        try await TestEnvironment.prepare()
+        let (jit, planning) = try await withPostgresClient(try TestEnvironment.applicationURL(), logger: TestEnvironment.logger) { client in
+            try await client.query("SELECT current_setting('jit'), current_setting('plan_cache_mode')").collect()[0].decode((String, String).self)
+        }
+        #expect(jit == "off")
+        #expect(planning == "auto")
     }
 
     @Test("Off the loops there is no loop-local pool")
