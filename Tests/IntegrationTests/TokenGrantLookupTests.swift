@@ -145,4 +145,106 @@ struct TokenGrantLookupTests {
             }
         }
     }
+    // MARK: A public client's refresh grant in one statement
+
+    static func plan(at now: Date = Date(), scopes: [String]? = nil, resources: [String] = []) -> PlannedRefresh {
+        PlannedRefresh(now: now, successor: OpaqueToken.refreshToken(), idleExpiresAt: now.addingTimeInterval(3600),
+                       accessToken: PlannedAccessToken(jti: SecretGenerator.randomToken(), issuedAt: now, expiresAt: now.addingTimeInterval(600)),
+                       scopes: scopes, resources: resources)
+    }
+
+    @Test("With a plan, the lookup spends a public client's current refresh token: rotated out, the successor stored in its family, the jti recorded")
+    func lookupSpendsAsPlanned() async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let client = try await F.publicClient(server, tenant)
+            let (response, _) = try await F.tokens(server, tenant, client, redirect: F.publicRedirect)
+            let hash = OpaqueToken.hash(try #require(response["refresh_token"]?.stringValue))
+            let plan = Self.plan(scopes: ["email"], resources: [F.issuer(tenant)])
+            try await TestEnvironment.withDatabase { database in
+                let repository = PostgresTokenGrantRepository(database: database)
+                let read = try await repository.findClient(tenantID: tenant.id, clientID: client.clientID, afterChecking: Self.checks(tenant),
+                                                           alongWith: .refreshToken(hash: hash, spend: plan))
+                guard case .refreshTokenSpent(let token, .issued, let spent) = read.credential else {
+                    Issue.record("not spent: \(read.credential)"); return
+                }
+                #expect(spent == plan && token.rotatedAt == nil && read.client?.clientID == client.clientID)
+                let presented = try #require(try await repository.findRefreshToken(hash: hash, tenantID: tenant.id))
+                #expect(presented.rotatedAt != nil)
+                let successor = try #require(try await repository.findRefreshToken(hash: OpaqueToken.hash(plan.successor), tenantID: tenant.id))
+                #expect(successor.familyID == token.familyID && successor.rotatedAt == nil)
+                #expect(abs(successor.expiresAt.timeIntervalSince(min(token.absoluteExpiresAt, plan.idleExpiresAt))) < 0.001)
+            }
+            #expect(try await F.count(tenant, "family_access_tokens", where: "jti = '\(plan.accessToken.jti)'") == 1)
+        }
+    }
+
+    /// What makes the lookup leave a token to the two-statement path; each case returns the plan
+    /// and the client asking, after changing what it must.
+    enum Unspendable: String, CaseIterable, Sendable {
+        case widerScope, resourceNotGranted, resourceInAnotherCase, expired, anotherClient, disabledClient, disabledUser,
+             confidentialClient, notPlanned
+    }
+
+    @Test("The lookup spends nothing when any of its checks fails, and reads the token as without a plan", arguments: Unspendable.allCases)
+    func lookupLeavesTheRestToTheGrant(_ reason: Unspendable) async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let confidential = reason == .confidentialClient
+            let client = confidential ? try await F.confidentialClient(server, tenant) : try await F.publicClient(server, tenant)
+            let (response, _) = try await F.tokens(server, tenant, client, redirect: confidential ? F.confidentialRedirect : F.publicRedirect)
+            let hash = OpaqueToken.hash(try #require(response["refresh_token"]?.stringValue))
+            var asking = client.clientID
+            var plan: PlannedRefresh? = Self.plan()
+            switch reason {
+            case .widerScope: plan = Self.plan(scopes: ["email", "mcp:admin"])
+            case .resourceNotGranted: plan = Self.plan(resources: ["https://elsewhere.example.com"])
+            case .resourceInAnotherCase: plan = Self.plan(resources: ["HTTP://LOCALHOST/t/\(tenant.slug)"])
+            case .expired: plan = Self.plan(at: Date().addingTimeInterval(400 * 86_400))
+            case .anotherClient: asking = try await F.publicClient(server, tenant).clientID
+            case .disabledClient: try await F.execute(tenant, "UPDATE clients SET status = 'disabled' WHERE client_id = '\(client.clientID)'")
+            case .disabledUser: try await F.execute(tenant, "UPDATE users SET status = 'disabled'")
+            case .confidentialClient: break
+            case .notPlanned: plan = nil
+            }
+            try await TestEnvironment.withDatabase { [asking, plan] database in
+                let repository = PostgresTokenGrantRepository(database: database)
+                let read = try await repository.findClient(tenantID: tenant.id, clientID: asking, afterChecking: Self.checks(tenant),
+                                                           alongWith: .refreshToken(hash: hash, spend: plan))
+                guard case .refreshToken(let token?) = read.credential else { Issue.record("\(reason): \(read.credential)"); return }
+                #expect(token.rotatedAt == nil)
+                #expect(try await repository.findRefreshToken(hash: hash, tenantID: tenant.id)?.rotatedAt == nil, "\(reason) spent the token")
+            }
+            #expect(try await F.count(tenant, "refresh_tokens") == 1)
+        }
+    }
+
+    @Test("A public client that presents a secret is refused without its refresh token being spent")
+    func secretFromAPublicClientSpendsNothing() async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let client = try await F.publicClient(server, tenant)
+            let (response, _) = try await F.tokens(server, tenant, client, redirect: F.publicRedirect)
+            let token = try #require(response["refresh_token"]?.stringValue)
+            let refused = try await F.post(server, tenant, "token", [("grant_type", "refresh_token"), ("refresh_token", token),
+                                                                     ("client_id", client.clientID), ("client_secret", "guess")])
+            F.expectError(refused, .invalidClient)
+            #expect(try await F.count(tenant, "refresh_tokens", where: "rotated_at IS NOT NULL") == 0)
+            let reply = try await F.refresh(server, tenant, client, token)
+            #expect(reply.status == .ok, "\(reply.bodyText)")
+        }
+    }
+
+    @Test("Over HTTP, a public client's refresh with a resource in another case is narrowed on the two-statement path")
+    func canonicalResourceOverHTTP() async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let client = try await F.publicClient(server, tenant)
+            let (response, _) = try await F.tokens(server, tenant, client, redirect: F.publicRedirect)
+            let token = try #require(response["refresh_token"]?.stringValue)
+            let reply = try await F.refresh(server, tenant, client, token, extra: [("resource", "HTTP://LOCALHOST/t/\(tenant.slug)")])
+            #expect(reply.status == .ok, "\(reply.bodyText)")
+            #expect(try F.claims(try #require(reply.object["access_token"]?.stringValue))["aud"] == .string(F.issuer(tenant)))
+        }
+    }
 }

@@ -185,6 +185,35 @@ struct TokenEndpointRulesTests {
         }
     }
 
+    // MARK: The refresh grant planned before the client's lookup
+
+    static let plannedAccess = PlannedAccessToken(jti: "jti", issuedAt: Date(timeIntervalSince1970: 1_000),
+                                                  expiresAt: Date(timeIntervalSince1970: 1_600))
+
+    @Test("A refresh grant is planned with the scope and resources as sent; without scope it keeps the granted ones", arguments: [
+        ([:], nil, []),
+        (["scope": "email"], ["email"], []),
+        (["scope": "openid  email"], ["openid", "email"], []),
+        (["resource": "https://mcp.example.com/mcp"], nil, ["https://mcp.example.com/mcp"]),
+    ] as [([String: String], [String]?, [String])])
+    func refreshPlanned(_ values: [String: String], scopes: [String]?, resources: [String]) throws {
+        let at = Date(timeIntervalSince1970: 1_000)
+        let policy = RegistrationPolicy()
+        let plan = try #require(TokenGrants.plannedRefresh(Self.form(values), policy: policy, at: at, accessToken: Self.plannedAccess))
+        #expect(plan.scopes == scopes && plan.resources == resources && plan.now == at && plan.accessToken == Self.plannedAccess)
+        #expect(plan.idleExpiresAt == at.addingTimeInterval(TimeInterval(policy.authorizationServer.refreshTokenLifetimeSeconds)))
+        #expect(OpaqueToken.isWellFormed(plan.successor, prefix: OpaqueToken.refreshTokenPrefix))
+    }
+
+    @Test("No plan for a malformed scope or a tenant that no longer allows the refresh grant: the two-statement path answers those")
+    func refreshNotPlanned() {
+        let at = Date(timeIntervalSince1970: 1_000)
+        #expect(TokenGrants.plannedRefresh(Self.form(["scope": "bad\u{7F}scope"]), policy: RegistrationPolicy(), at: at, accessToken: Self.plannedAccess) == nil)
+        var closed = RegistrationPolicy()
+        closed.grantTypes = [.authorizationCode]
+        #expect(TokenGrants.plannedRefresh(Self.form([:]), policy: closed, at: at, accessToken: Self.plannedAccess) == nil)
+    }
+
     // MARK: Client presentation (RFC 6749 §2.3)
 
     static func form(_ values: [String: String]) -> FormBody { FormBody(values: values.mapValues { [$0] }) }

@@ -1,6 +1,16 @@
 import Crypto
 import Foundation
 
+/// The `jti`, `iat` and `exp` of an access token not yet signed.
+struct PlannedAccessToken: Sendable, Equatable {
+    let jti: String
+    let issuedAt: Date
+    let expiresAt: Date
+
+    /// What a family records of the token.
+    var recorded: RecordedAccessToken { RecordedAccessToken(jti: jti, expiresAt: expiresAt) }
+}
+
 /// Signs the tenant's tokens with its current ES256 key: access tokens per RFC 9068 and ID
 /// tokens per OpenID Connect Core.
 public struct AccessTokenIssuer: Sendable {
@@ -22,11 +32,21 @@ public struct AccessTokenIssuer: Sendable {
     /// `auth_time` when a user authenticated (§2.2.1); `scope` as a space-separated list
     /// (§2.2.3). `aud` is a string when there is one audience, an array otherwise (RFC 7519 §4.1.3).
     public func accessToken(_ claims: AccessTokenClaims, tenant: ResolvedTenant) async throws -> IssuedAccessToken {
-        let key = try await keys.signingKey(tenantID: tenant.tenant.id)
+        try await accessToken(claims, tenant: tenant, as: plan(lifetime: claims.lifetime, tenant: tenant))
+    }
+
+    /// The `jti` and times of the next access token, chosen before its claims are known: a
+    /// refresh grant records them in the statement that also reads what the claims come from.
+    func plan(lifetime: TimeInterval? = nil, tenant: ResolvedTenant) -> PlannedAccessToken {
         let issuedAt = Self.wholeSeconds(now())
-        let lifetime = claims.lifetime ?? TimeInterval(tenant.tenant.policy.authorizationServer.accessTokenLifetimeSeconds)
-        let expiresAt = issuedAt.addingTimeInterval(lifetime.rounded())
-        let jti = Self.newJTI()
+        let lifetime = lifetime ?? TimeInterval(tenant.tenant.policy.authorizationServer.accessTokenLifetimeSeconds)
+        return PlannedAccessToken(jti: Self.newJTI(), issuedAt: issuedAt, expiresAt: issuedAt.addingTimeInterval(lifetime.rounded()))
+    }
+
+    /// Signs `claims` as the access token `planned` (its `lifetime` was used by the plan).
+    func accessToken(_ claims: AccessTokenClaims, tenant: ResolvedTenant, as planned: PlannedAccessToken) async throws -> IssuedAccessToken {
+        let key = try await keys.signingKey(tenantID: tenant.tenant.id)
+        let (issuedAt, expiresAt, jti) = (planned.issuedAt, planned.expiresAt, planned.jti)
         var payload: [String: JSONValue] = [
             "iss": .string(tenant.issuer),
             "sub": .string(claims.subject),

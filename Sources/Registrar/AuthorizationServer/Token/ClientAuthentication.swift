@@ -148,9 +148,11 @@ struct ClientAuthenticator: Sendable {
                 throw refusal
             }
         }
+        // Only a public client's grant may be spent in its lookup (`PlannedRefresh`).
+        let read = presentation.method == .none ? credential : credential?.withoutSpending
         do {
             return try await verify(presentation, tenantID: tenantID, audiences: [tenant.issuer, tenant.issuer + "/token", endpoint],
-                                    checking: shared ? checks : [], document: document, alongWith: shared ? credential : nil)
+                                    checking: shared ? checks : [], document: document, alongWith: shared ? read : nil)
         } catch is InvalidClient {
             await failures.record(tenantID: tenantID, source: context.sourceAddress, limitAddress: address,
                                   limit: limits.failedAuthenticationsPerAddress, credential: "client_credentials", requestID: context.requestID)

@@ -48,7 +48,7 @@ struct TokenController: Sendable {
             throw OAuthError(.unsupportedGrantType, "grant_type '\(ClientMetadataValidator.printable(grantTypeName))' is not supported")
         }
         let client = try await authenticator.authenticate(request, form: form, tenant: tenant, endpoint: tenant.issuer + "/token", context: context,
-                                                          alongWith: TokenGrants.credential(of: grantType, in: form))
+                                                          alongWith: await grants.credential(of: grantType, in: form, tenant: tenant))
         // RFC 6749 §5.2 `unauthorized_client`: the client did not register this grant (RFC 7591
         // §2 `grant_types`), or the tenant no longer allows it.
         guard client.client.metadata.grantTypes.contains(grantType), tenant.tenant.policy.grantTypes.contains(grantType) else {

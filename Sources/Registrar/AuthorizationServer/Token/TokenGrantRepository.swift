@@ -38,10 +38,17 @@ struct FoundAuthorizationCode: Sendable {
 /// so that a grant costs one round trip fewer. Nothing read is used before the client authenticated.
 enum GrantCredential: Sendable, Equatable {
     case authorizationCode(hash: String)
-    case refreshToken(hash: String)
+    /// With `spend`, the statement also spends the token when everything it checks allows.
+    case refreshToken(hash: String, spend: PlannedRefresh? = nil)
 
     var isAuthorizationCode: Bool {
         if case .authorizationCode = self { true } else { false }
+    }
+
+    /// The same read with nothing spent: for a client that presented credentials, which only
+    /// the grant may judge.
+    var withoutSpending: GrantCredential {
+        if case .refreshToken(let hash, _?) = self { .refreshToken(hash: hash) } else { self }
     }
 }
 
@@ -49,6 +56,33 @@ enum GrantCredential: Sendable, Equatable {
 enum GrantCredentialRead: Sendable {
     case authorizationCode(FoundAuthorizationCode?)
     case refreshToken(StoredRefreshToken?)
+    /// The statement spent the refresh token as planned (it was read as `StoredRefreshToken`),
+    /// with what the spending answered.
+    case refreshTokenSpent(StoredRefreshToken, RefreshSpending, PlannedRefresh)
+}
+
+/// A public client's refresh grant as written before the client's lookup, so that the lookup
+/// statement can spend the token itself: a grant of one statement instead of two. The statement
+/// spends only when the client is an active public client that registered the grant, the token is
+/// the family's current one, unexpired, of that client and of an active user, and the scopes and
+/// resources asked for are among those granted (compared exactly; anything else is left to the
+/// two-statement path, which compares resources in canonical form). Those checks imply every
+/// check the grant makes afterwards, so a spent token is always one the grant accepts.
+struct PlannedRefresh: Sendable, Equatable {
+    let now: Date
+    /// The rotated successor (public clients' tokens rotate on every use, OAuth 2.1 §4.3.1).
+    let successor: String
+    /// When the successor's idle lifetime ends, before the family's absolute expiry caps it.
+    let idleExpiresAt: Date
+    let accessToken: PlannedAccessToken
+    /// `scope` as asked for (nil: as granted) and `resource` exactly as sent.
+    let scopes: [String]?
+    let resources: [String]
+}
+
+/// What `registrar_spend_refresh_token` (sql/0020) answers.
+enum RefreshSpending: String, Sendable {
+    case issued, reused, refused, unknown
 }
 
 /// A refresh token as stored, with its family and the family's user (none for a family that
@@ -132,6 +166,8 @@ protocol TokenGrantRepository: Sendable {
                               _ exchange: @escaping @Sendable (StoredRefreshToken) async throws -> (RefreshRecord, T)) async throws -> RefreshOutcome<T>
     /// The refresh token with this hash, unlocked (grants, introspection, revocation).
     func findRefreshToken(hash: String, tenantID: UUID) async throws -> StoredRefreshToken?
+    /// RFC 9700 §4.14.2: ends the family of a rotated-out refresh token presented again.
+    func revokeReplayedFamily(_ familyID: UUID, tenantID: UUID, now: Date) async throws
     /// The client's lookup after the limiter's checks, as `ClientRepository.find(tenantID:clientID:afterChecking:)`,
     /// with the grant's credential read in the same statement.
     func findClient(tenantID: UUID, clientID: String, afterChecking checks: [RateLimitCheck],
@@ -313,10 +349,27 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         static let name = "registrar_find_client_and_code"
         static let sql = lookupAlong("registrar_find_authorization_code", codeColumns)
     }
+    /// With the spending of `PlannedRefresh` (its parameters from $9; $9 false plans none): the
+    /// client's row gains one column, whether it is an active public client that registered the
+    /// refresh grant, and the row ends with what the spending answered (NULL when not attempted).
+    /// CASE evaluates its condition first, so the spending runs only when every check passed.
     enum FindClientAndRefreshToken: PreparedSQL {
         static let runsOnTheCallersLoop = true
         static let name = "registrar_find_client_and_refresh_token"
-        static let sql = lookupAlong("registrar_find_refresh_token", refreshTokenColumns)
+        static let sql = """
+            SELECT c.*, l.refused, l.wait_milliseconds, g.*,
+                   CASE WHEN $9::boolean AND c.spendable AND g.client_id = $7 AND g.rotated_at IS NULL AND g.revoked_at IS NULL
+                             AND g.expires_at > $10 AND g.absolute_expires_at > $10 AND (g.user_id IS NULL OR g.status = 'active')
+                             AND ($15::text[] IS NULL OR $15::text[] <@ g.scopes) AND $16::text[] <@ g.resources
+                        THEN registrar_spend_refresh_token($6, $8, $7, $10, $11, LEAST(g.absolute_expires_at, $12::timestamptz), $13, $14)
+                   END AS spent
+            FROM \(PostgresRateLimiter.inOrder) l
+            LEFT JOIN LATERAL (SELECT \(PostgresClientRepository.columns),
+                                      token_endpoint_auth_method = 'none' AND status = 'active'
+                                          AND coalesce(metadata -> 'grant_types' ? 'refresh_token', false) AS spendable
+                               FROM registrar_find_client($6, $7)) c ON l.refused = 0
+            LEFT JOIN LATERAL (SELECT \(refreshTokenColumns) FROM registrar_find_refresh_token($6, $8)) g ON l.refused = 0
+            """
     }
 
     static func lookupAlong(_ credentialFunction: String, _ credentialColumns: String) -> String {
@@ -334,30 +387,54 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         binds.append(tenantID)
         binds.append(clientID)
         let rows: [PostgresRow]
+        // The refresh lookup's client row has one column more (`spendable`).
+        let clientColumns: Int
         switch credential {
         case .authorizationCode(let hash):
             binds.append(hash)
+            clientColumns = PostgresClientRepository.columnCount
             rows = try await database.execute(FindClientAndCode.self, binds)
-        case .refreshToken(let hash):
+        case .refreshToken(let hash, let spend):
             binds.append(hash)
+            Self.appendSpending(spend, to: &binds)
+            clientColumns = PostgresClientRepository.columnCount + 1
             rows = try await database.execute(FindClientAndRefreshToken.self, binds)
         }
         guard let row = rows.first else {
             return (nil, credential.isAuthorizationCode ? .authorizationCode(nil) : .refreshToken(nil))
         }
         let cells = row.makeRandomAccess()
-        let (refused, wait) = (try cells[PostgresClientRepository.columnCount].decode(Int32.self), try cells[PostgresClientRepository.columnCount + 1].decode(Int64.self))
+        let (refused, wait) = (try cells[clientColumns].decode(Int32.self), try cells[clientColumns + 1].decode(Int64.self))
         if let exceeded = PostgresRateLimiter.exceeded(checks, refused: refused, waitMilliseconds: wait) { throw exceeded }
         let client = try cells[0].decode(String?.self) == nil ? nil : try PostgresClientRepository.decode(row, tenantID: tenantID)
         // The credential's first column is never NULL in a row of its own.
-        let start = PostgresClientRepository.columnCount + 2
+        let start = clientColumns + 2
         let present = cells[start].bytes != nil
         switch credential {
         case .authorizationCode:
             return (client, .authorizationCode(present ? try Self.decodeCode(cells, from: start) : nil))
-        case .refreshToken:
-            return (client, .refreshToken(present ? try Self.decodeRefreshToken(cells, from: start) : nil))
+        case .refreshToken(_, let spend):
+            guard present else { return (client, .refreshToken(nil)) }
+            let token = try Self.decodeRefreshToken(cells, from: start)
+            guard let spend, let answer = try cells[start + Self.refreshTokenColumnCount].decode(String?.self) else {
+                return (client, .refreshToken(token))
+            }
+            return (client, .refreshTokenSpent(token, RefreshSpending(rawValue: answer) ?? .unknown, spend))
         }
+    }
+
+    static let refreshTokenColumnCount = refreshTokenColumns.split(separator: ",").count
+
+    /// Parameters $9 to $16 of `FindClientAndRefreshToken`: the planned spending, or none.
+    static func appendSpending(_ spend: PlannedRefresh?, to binds: inout PostgresBindings) {
+        binds.append(spend != nil)
+        binds.append(spend?.now)
+        binds.append(spend.map { OpaqueToken.hash($0.successor) })
+        binds.append(spend?.idleExpiresAt)
+        binds.append(spend?.accessToken.jti)
+        binds.append(spend?.accessToken.expiresAt)
+        binds.append(spend?.scopes)
+        binds.append(spend?.resources ?? [])
     }
 
     /// Where the family of a replayed credential is found.
@@ -383,6 +460,10 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
             _ = try await PostgresTokenFamilyRepository.revoke(.family(familyID), reason: reason, tenantID: tenantID,
                                                                at: now, on: connection, logger: logger)
         }
+    }
+
+    func revokeReplayedFamily(_ familyID: UUID, tenantID: UUID, now: Date) async throws {
+        try await revokeFamily(of: .refreshToken(familyID), reason: .refreshTokenReuse, tenantID: tenantID, now: now)
     }
 
     func findRefreshToken(hash: String, tenantID: UUID) async throws -> StoredRefreshToken? {

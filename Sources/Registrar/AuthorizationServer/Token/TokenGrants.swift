@@ -34,16 +34,36 @@ struct TokenGrants: Sendable {
     }
 
     /// The code or refresh token a grant presents, when well formed: what the client's lookup
-    /// reads beside the client, so that the grant needs no statement of its own to find it.
-    static func credential(of grantType: GrantType, in form: FormBody) -> GrantCredential? {
+    /// reads beside the client, so that the grant needs no statement of its own to find it. A
+    /// refresh token comes with the grant's writes planned, for the lookup to spend it if the
+    /// client turns out to be public (`PlannedRefresh`).
+    func credential(of grantType: GrantType, in form: FormBody, tenant: ResolvedTenant) async -> GrantCredential? {
         switch grantType {
         case .authorizationCode:
-            form["code"].flatMap { OpaqueToken.isWellFormed($0, prefix: OpaqueToken.authorizationCodePrefix) ? .authorizationCode(hash: OpaqueToken.hash($0)) : nil }
+            return form["code"].flatMap { OpaqueToken.isWellFormed($0, prefix: OpaqueToken.authorizationCodePrefix) ? .authorizationCode(hash: OpaqueToken.hash($0)) : nil }
         case .refreshToken:
-            form["refresh_token"].flatMap { OpaqueToken.isWellFormed($0, prefix: OpaqueToken.refreshTokenPrefix) ? .refreshToken(hash: OpaqueToken.hash($0)) : nil }
+            guard let presented = form["refresh_token"], OpaqueToken.isWellFormed(presented, prefix: OpaqueToken.refreshTokenPrefix) else { return nil }
+            return .refreshToken(hash: OpaqueToken.hash(presented), spend: await plannedRefresh(form, tenant: tenant))
         case .clientCredentials:
-            nil
+            return nil
         }
+    }
+
+    /// What a public client's refresh grant would write; nil where the grant cannot be decided in
+    /// its lookup (a malformed scope, a grant the tenant no longer allows, no signing key at
+    /// hand), which then takes the two-statement path and its answers.
+    func plannedRefresh(_ form: FormBody, tenant: ResolvedTenant) async -> PlannedRefresh? {
+        guard (try? await signingKeys.signingKey(tenantID: tenant.tenant.id)) != nil else { return nil }
+        return Self.plannedRefresh(form, policy: tenant.tenant.policy, at: now(), accessToken: issuer.plan(tenant: tenant))
+    }
+
+    static func plannedRefresh(_ form: FormBody, policy: RegistrationPolicy, at: Date, accessToken: PlannedAccessToken) -> PlannedRefresh? {
+        // `scope` omitted parses to nil (the scopes granted); only a malformed one stops the plan.
+        guard policy.grantTypes.contains(.refreshToken), case .success(let scopes) = Result(catching: { try ScopeParameter.parse(form["scope"]) })
+        else { return nil }
+        return PlannedRefresh(now: at, successor: OpaqueToken.refreshToken(),
+                              idleExpiresAt: at.addingTimeInterval(TimeInterval(policy.authorizationServer.refreshTokenLifetimeSeconds)),
+                              accessToken: accessToken, scopes: scopes, resources: form.all("resource"))
     }
 
     // MARK: - authorization_code
@@ -150,6 +170,9 @@ struct TokenGrants: Sendable {
         let requestedScopes = try ScopeParameter.parse(form["scope"])
         let requestedResources = form.all("resource")
         guard OpaqueToken.isWellFormed(presented, prefix: OpaqueToken.refreshTokenPrefix) else { throw Self.invalidRefreshToken }
+        if case .refreshTokenSpent(let stored, let spending, let plan)? = client.credential {
+            return try await spent(stored, spending, plan: plan, client: client, tenant: tenant)
+        }
         let settings = tenant.tenant.policy.authorizationServer
         // OAuth 2.1 §4.3.1: public clients get a new refresh token on every use; for
         // confidential clients the tenant decides.
@@ -164,16 +187,7 @@ struct TokenGrants: Sendable {
         }
         guard let found else { throw Self.invalidRefreshToken }
         let outcome = try await grants.refresh(found, hash: hash, tenantID: tenant.tenant.id, now: at) { stored in
-            // RFC 6749 §6: bound to the client it was issued to; idle and absolute lifetimes.
-            guard stored.clientID == clientID, stored.revokedAt == nil, stored.expiresAt > at, stored.absoluteExpiresAt > at,
-                  stored.user?.isActive ?? true else { throw Self.invalidRefreshToken }
-            // RFC 6749 §6: "The requested scope MUST NOT include any scope not originally
-            // granted by the resource owner"; omitted, it is the original scope.
-            let scopes = requestedScopes ?? stored.scopes
-            guard scopes.allSatisfy(stored.scopes.contains) else {
-                throw OAuthError(.invalidScope, "scope may only narrow what was granted (RFC 6749 §6)")
-            }
-            let audiences = try Self.narrow(requestedResources, within: stored.resources)
+            let (scopes, audiences) = try Self.check(stored, clientID: clientID, at: at, scopes: requestedScopes, resources: requestedResources)
             let access = try await issuer.accessToken(
                 AccessTokenClaims(subject: stored.user.map { Self.subject($0.userID) } ?? clientID, clientID: clientID,
                                   audiences: audiences, scopes: scopes, authTime: stored.authTime), tenant: tenant)
@@ -194,6 +208,46 @@ struct TokenGrants: Sendable {
         case .reused: throw ReuseDetected(credential: .refreshToken)
         case .issued(let response): return response
         }
+    }
+
+    /// Every check of a refresh token before it is spent; the scopes and audiences of the new
+    /// access token.
+    static func check(_ stored: StoredRefreshToken, clientID: String, at: Date, scopes requested: [String]?,
+                      resources: [String]) throws -> (scopes: [String], audiences: [String]) {
+        // RFC 6749 §6: bound to the client it was issued to; idle and absolute lifetimes.
+        guard stored.clientID == clientID, stored.rotatedAt == nil, stored.revokedAt == nil, stored.expiresAt > at, stored.absoluteExpiresAt > at,
+              stored.user?.isActive ?? true else { throw Self.invalidRefreshToken }
+        // RFC 6749 §6: "The requested scope MUST NOT include any scope not originally
+        // granted by the resource owner"; omitted, it is the original scope.
+        let scopes = requested ?? stored.scopes
+        guard scopes.allSatisfy(stored.scopes.contains) else {
+            throw OAuthError(.invalidScope, "scope may only narrow what was granted (RFC 6749 §6)")
+        }
+        return (scopes, try Self.narrow(resources, within: stored.resources))
+    }
+
+    /// A refresh token the client's lookup spent as `plan` said (a public client's grant in one
+    /// statement). The lookup spent it only where `check` passes; should the two ever disagree,
+    /// the answer is still the check's, and the family ends at the next use of the rotated-out
+    /// token (nobody holds the successor).
+    func spent(_ stored: StoredRefreshToken, _ spending: RefreshSpending, plan: PlannedRefresh, client: Client,
+               tenant: ResolvedTenant) async throws -> TokenResponse {
+        switch spending {
+        case .issued:
+            break
+        case .reused:
+            // Rotated out between the lookup's read and its spending: a replay (RFC 9700 §4.14.2).
+            try await grants.revokeReplayedFamily(stored.familyID, tenantID: tenant.tenant.id, now: plan.now)
+            throw ReuseDetected(credential: .refreshToken)
+        case .refused, .unknown:
+            throw Self.invalidRefreshToken
+        }
+        let clientID = client.client.clientID
+        let (scopes, audiences) = try Self.check(stored, clientID: clientID, at: plan.now, scopes: plan.scopes, resources: plan.resources)
+        let access = try await issuer.accessToken(
+            AccessTokenClaims(subject: stored.user.map { Self.subject($0.userID) } ?? clientID, clientID: clientID,
+                              audiences: audiences, scopes: scopes, authTime: stored.authTime), tenant: tenant, as: plan.accessToken)
+        return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, scopes: scopes, refreshToken: plan.successor, idToken: nil)
     }
 
     // MARK: - client_credentials
