@@ -106,13 +106,15 @@ struct ConfigTests {
         let ported = try DatabaseURL("postgresql://owner:pw@localhost:6543/registrar?host=/tmp/pg/&sslmode=prefer")
         #expect(ported.socketPath == "/tmp/pg/.s.PGSQL.6543")
         #expect(ported.password == "pw")
+        #expect(try DatabaseURL("postgres://u@/d?host=/tmp&port=6543").socketPath == "/tmp/.s.PGSQL.6543")
         #expect(try DatabaseURL("postgres://u@h/d").socketPath == nil)
         #expect(try DatabaseURL("postgres://u@h:7000/d").endpoint == "h:7000")
     }
 
     @Test("A socket host that is not an absolute path, a socket path past 107 bytes, or sslmode=require on a socket, is refused", arguments: [
         "postgres://u@/d?host=relative/dir", "postgres://u@/d?host=", "postgres://u@/d?host=/" + String(repeating: "d", count: 100),
-        "postgres://u@/d?host=/tmp&sslmode=require", "postgres:///d?host=/tmp",
+        "postgres://u@/d?host=/tmp&sslmode=require", "postgres:///d?host=/tmp", "postgres://u@/d?host=/tmp&port=0",
+        "postgres://u@/d?host=/tmp&port=5432x",
     ])
     func databaseURLSocketRefused(_ string: String) {
         #expect(throws: ConfigError.self) { try DatabaseURL(string) }

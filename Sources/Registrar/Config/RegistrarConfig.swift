@@ -206,8 +206,16 @@ public struct DatabaseURL: Sendable, Equatable {
             guard tls != .require else { throw ConfigError("sslmode=require cannot be met through a Unix socket (host=…)") }
             tls = .disable
         }
+        // libpq also takes the port as a parameter (with a socket, the URL often has no authority port).
+        var port = components.port ?? 5432
+        if let value = query.first(where: { $0.name == "port" })?.value {
+            guard let parsed = Int(value), (1...65_535).contains(parsed), value.allSatisfy(\.isASCIIDigit) else {
+                throw ConfigError("the database URL's port parameter must be a number from 1 to 65535")
+            }
+            port = parsed
+        }
         // URLComponents.user and .password are already percent-decoded.
-        self.init(host: components.host ?? "", port: components.port ?? 5432, username: user,
+        self.init(host: components.host ?? "", port: port, username: user,
                   password: components.password, database: database.isEmpty ? nil : database, tls: tls,
                   socketDirectory: socketDirectory.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
         if let socketPath, socketPath.utf8.count > Self.maximumSocketPathBytes {
