@@ -247,4 +247,104 @@ struct TokenGrantLookupTests {
             #expect(try F.claims(try #require(reply.object["access_token"]?.stringValue))["aud"] == .string(F.issuer(tenant)))
         }
     }
+
+    // MARK: A public client's code exchange in one statement
+
+    static func redemption(_ bound: F.Code, at now: Date = Date(), verifier: String? = nil, redirectURI: String?? = .none,
+                           resources: [String] = [], refreshToken: String? = OpaqueToken.refreshToken()) -> PlannedRedemption {
+        PlannedRedemption(now: now, familyID: UUID(), challenge: PKCE.challenge(for: verifier ?? bound.verifier),
+                          redirectURI: redirectURI ?? bound.redirectURI, resources: resources, refreshToken: refreshToken,
+                          refreshExpiresAt: now.addingTimeInterval(3600), absoluteExpiresAt: now.addingTimeInterval(7200),
+                          accessToken: PlannedAccessToken(jti: SecretGenerator.randomToken(), issuedAt: now, expiresAt: now.addingTimeInterval(600)))
+    }
+
+    @Test("With a plan, the lookup redeems a public client's code: consumed into the planned family, its refresh token and the jti recorded")
+    func lookupRedeemsAsPlanned() async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let client = try await F.publicClient(server, tenant)
+            let bound = F.code(for: client, user: try await F.createUser(tenant), tenant: tenant, redirect: F.publicRedirect)
+            let hash = OpaqueToken.hash(try await F.issue(bound, tenant: tenant))
+            let plan = Self.redemption(bound, resources: bound.resources)
+            try await TestEnvironment.withDatabase { database in
+                let repository = PostgresTokenGrantRepository(database: database)
+                let read = try await repository.findClient(tenantID: tenant.id, clientID: client.clientID, afterChecking: Self.checks(tenant),
+                                                           alongWith: .authorizationCode(hash: hash, redeem: plan))
+                guard case .authorizationCodeRedeemed(let found, .issued, let redeemed) = read.credential else {
+                    Issue.record("not redeemed: \(read.credential)"); return
+                }
+                #expect(redeemed == plan && !found.consumed && found.code.clientID == client.clientID)
+                let consumed = try #require(try await repository.findAuthorizationCode(hash: hash, tenantID: tenant.id))
+                #expect(consumed.consumed)
+                let first = try #require(plan.refreshToken)
+                let refresh = try #require(try await repository.findRefreshToken(hash: OpaqueToken.hash(first), tenantID: tenant.id))
+                #expect(refresh.familyID == plan.familyID && refresh.clientID == client.clientID && refresh.scopes == bound.scopes)
+                #expect(abs(refresh.absoluteExpiresAt.timeIntervalSince(plan.absoluteExpiresAt)) < 0.001)
+                #expect(abs(refresh.expiresAt.timeIntervalSince(plan.refreshExpiresAt)) < 0.001)
+            }
+            #expect(try await F.count(tenant, "family_access_tokens", where: "jti = '\(plan.accessToken.jti)'") == 1)
+        }
+    }
+
+    @Test("A client that did not register the refresh grant has its code redeemed with no refresh token stored")
+    func lookupRedeemsWithoutRefreshToken() async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let client = try await F.publicClient(server, tenant, grants: ["authorization_code"])
+            let bound = F.code(for: client, user: try await F.createUser(tenant), tenant: tenant, redirect: F.publicRedirect)
+            let hash = OpaqueToken.hash(try await F.issue(bound, tenant: tenant))
+            let plan = Self.redemption(bound)
+            try await TestEnvironment.withDatabase { database in
+                let read = try await PostgresTokenGrantRepository(database: database).findClient(
+                    tenantID: tenant.id, clientID: client.clientID, afterChecking: Self.checks(tenant), alongWith: .authorizationCode(hash: hash, redeem: plan))
+                guard case .authorizationCodeRedeemed(_, .issued, _) = read.credential else { Issue.record("not redeemed: \(read.credential)"); return }
+            }
+            #expect(try await F.count(tenant, "refresh_tokens") == 0)
+            #expect(try await F.count(tenant, "token_families", where: """
+                family_id = '\(plan.familyID.uuidString.lowercased())'
+                AND abs(extract(epoch FROM absolute_expires_at) - \(plan.accessToken.expiresAt.timeIntervalSince1970)) < 0.001
+                """) == 1, "without a refresh token the family lasts as long as its access token")
+        }
+    }
+
+    enum Unredeemable: String, CaseIterable, Sendable {
+        case wrongVerifier, otherRedirect, redirectOmitted, resourceNotGranted, resourceInAnotherCase, expired, anotherClient,
+             disabledClient, disabledUser, consumed, confidentialClient, notPlanned
+    }
+
+    @Test("The lookup redeems nothing when any of its checks fails, and reads the code as without a plan", arguments: Unredeemable.allCases)
+    func lookupLeavesTheCodeToTheExchange(_ reason: Unredeemable) async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let confidential = reason == .confidentialClient
+            let client = confidential ? try await F.confidentialClient(server, tenant) : try await F.publicClient(server, tenant)
+            let bound = F.code(for: client, user: try await F.createUser(tenant), tenant: tenant,
+                               redirect: confidential ? F.confidentialRedirect : F.publicRedirect)
+            let hash = OpaqueToken.hash(try await F.issue(bound, tenant: tenant))
+            var asking = client.clientID
+            var plan: PlannedRedemption? = Self.redemption(bound)
+            switch reason {
+            case .wrongVerifier: plan = Self.redemption(bound, verifier: F.pkce().verifier)
+            case .otherRedirect: plan = Self.redemption(bound, redirectURI: bound.redirectURI + "/other")
+            case .redirectOmitted: plan = Self.redemption(bound, redirectURI: .some(nil))
+            case .resourceNotGranted: plan = Self.redemption(bound, resources: ["https://elsewhere.example.com"])
+            case .resourceInAnotherCase: plan = Self.redemption(bound, resources: ["HTTP://LOCALHOST/t/\(tenant.slug)"])
+            case .expired: plan = Self.redemption(bound, at: Date().addingTimeInterval(3600))
+            case .anotherClient: asking = try await F.publicClient(server, tenant).clientID
+            case .disabledClient: try await F.execute(tenant, "UPDATE clients SET status = 'disabled' WHERE client_id = '\(client.clientID)'")
+            case .disabledUser: try await F.execute(tenant, "UPDATE users SET status = 'disabled'")
+            case .consumed: try await F.execute(tenant, "UPDATE authorization_codes SET consumed_at = now()")
+            case .confidentialClient: break
+            case .notPlanned: plan = nil
+            }
+            try await TestEnvironment.withDatabase { [asking, plan] database in
+                let repository = PostgresTokenGrantRepository(database: database)
+                let read = try await repository.findClient(tenantID: tenant.id, clientID: asking, afterChecking: Self.checks(tenant),
+                                                           alongWith: .authorizationCode(hash: hash, redeem: plan))
+                guard case .authorizationCode(let found?) = read.credential else { Issue.record("\(reason): \(read.credential)"); return }
+                #expect(found.consumed == (reason == .consumed))
+            }
+            #expect(try await F.count(tenant, "token_families") == 0, "\(reason) redeemed the code")
+        }
+    }
 }

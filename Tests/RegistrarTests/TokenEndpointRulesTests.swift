@@ -214,6 +214,36 @@ struct TokenEndpointRulesTests {
         #expect(TokenGrants.plannedRefresh(Self.form([:]), policy: closed, at: at, accessToken: Self.plannedAccess) == nil)
     }
 
+    @Test("A code exchange is planned with the verifier's S256 challenge, the redirect URI and resources as sent, and a refresh token where the tenant allows one")
+    func redemptionPlanned() throws {
+        let at = Date(timeIntervalSince1970: 1_000)
+        let verifier = String(repeating: "v", count: 43)
+        let form = Self.form(["code_verifier": verifier, "redirect_uri": "http://127.0.0.1:3000/cb", "resource": "https://mcp.example.com"])
+        let policy = RegistrationPolicy()
+        let plan = try #require(TokenGrants.plannedRedemption(form, policy: policy, at: at, accessToken: Self.plannedAccess))
+        #expect(plan.challenge == PKCE.challenge(for: verifier) && plan.redirectURI == "http://127.0.0.1:3000/cb")
+        #expect(plan.resources == ["https://mcp.example.com"] && plan.now == at && plan.accessToken == Self.plannedAccess)
+        let settings = policy.authorizationServer
+        #expect(plan.absoluteExpiresAt == at.addingTimeInterval(TimeInterval(settings.refreshTokenAbsoluteLifetimeSeconds)))
+        #expect(plan.refreshExpiresAt == min(plan.absoluteExpiresAt, at.addingTimeInterval(TimeInterval(settings.refreshTokenLifetimeSeconds))))
+        #expect(plan.refreshToken.map { OpaqueToken.isWellFormed($0, prefix: OpaqueToken.refreshTokenPrefix) } == true)
+        var noRefresh = RegistrationPolicy()
+        noRefresh.grantTypes = [.authorizationCode]
+        #expect(try #require(TokenGrants.plannedRedemption(form, policy: noRefresh, at: at, accessToken: Self.plannedAccess)).refreshToken == nil)
+    }
+
+    @Test("No exchange is planned without a well-formed verifier or when the tenant no longer allows the grant", arguments: [
+        [:], ["code_verifier": "short"], ["code_verifier": String(repeating: "v", count: 42) + "+"],
+    ] as [[String: String]])
+    func redemptionNotPlanned(_ values: [String: String]) {
+        let at = Date(timeIntervalSince1970: 1_000)
+        #expect(TokenGrants.plannedRedemption(Self.form(values), policy: RegistrationPolicy(), at: at, accessToken: Self.plannedAccess) == nil)
+        var closed = RegistrationPolicy()
+        closed.grantTypes = [.refreshToken]
+        let valid = Self.form(["code_verifier": String(repeating: "v", count: 43)])
+        #expect(TokenGrants.plannedRedemption(valid, policy: closed, at: at, accessToken: Self.plannedAccess) == nil)
+    }
+
     // MARK: Client presentation (RFC 6749 §2.3)
 
     static func form(_ values: [String: String]) -> FormBody { FormBody(values: values.mapValues { [$0] }) }

@@ -1,11 +1,18 @@
 import Crypto
 import Foundation
 
-/// The `jti`, `iat` and `exp` of an access token not yet signed.
+/// The `jti`, `iat` and `exp` of an access token not yet signed, and the key it will be signed
+/// with when that was chosen too: a grant whose writes are committed before it signs must not
+/// need the database again to sign (the tokens would be lost with the credential spent).
 struct PlannedAccessToken: Sendable, Equatable {
     let jti: String
     let issuedAt: Date
     let expiresAt: Date
+    var key: ES256KeyPair? = nil
+
+    static func == (lhs: Self, rhs: Self) -> Bool {
+        (lhs.jti, lhs.issuedAt, lhs.expiresAt, lhs.key?.kid) == (rhs.jti, rhs.issuedAt, rhs.expiresAt, rhs.key?.kid)
+    }
 
     /// What a family records of the token.
     var recorded: RecordedAccessToken { RecordedAccessToken(jti: jti, expiresAt: expiresAt) }
@@ -37,15 +44,15 @@ public struct AccessTokenIssuer: Sendable {
 
     /// The `jti` and times of the next access token, chosen before its claims are known: a
     /// refresh grant records them in the statement that also reads what the claims come from.
-    func plan(lifetime: TimeInterval? = nil, tenant: ResolvedTenant) -> PlannedAccessToken {
+    func plan(lifetime: TimeInterval? = nil, tenant: ResolvedTenant, key: ES256KeyPair? = nil) -> PlannedAccessToken {
         let issuedAt = Self.wholeSeconds(now())
         let lifetime = lifetime ?? TimeInterval(tenant.tenant.policy.authorizationServer.accessTokenLifetimeSeconds)
-        return PlannedAccessToken(jti: Self.newJTI(), issuedAt: issuedAt, expiresAt: issuedAt.addingTimeInterval(lifetime.rounded()))
+        return PlannedAccessToken(jti: Self.newJTI(), issuedAt: issuedAt, expiresAt: issuedAt.addingTimeInterval(lifetime.rounded()), key: key)
     }
 
     /// Signs `claims` as the access token `planned` (its `lifetime` was used by the plan).
     func accessToken(_ claims: AccessTokenClaims, tenant: ResolvedTenant, as planned: PlannedAccessToken) async throws -> IssuedAccessToken {
-        let key = try await keys.signingKey(tenantID: tenant.tenant.id)
+        let key = if let key = planned.key { key } else { try await keys.signingKey(tenantID: tenant.tenant.id) }
         let (issuedAt, expiresAt, jti) = (planned.issuedAt, planned.expiresAt, planned.jti)
         var payload: [String: JSONValue] = [
             "iss": .string(tenant.issuer),
@@ -66,7 +73,11 @@ public struct AccessTokenIssuer: Sendable {
     /// `nonce` exactly as sent (§3.1.3.7 item 11); `at_hash` because an access token is issued
     /// beside it (§3.1.3.6). Signed with the same key as the access tokens, so one JWKS serves both.
     public func idToken(_ claims: IDTokenClaims, accessToken: String, tenant: ResolvedTenant) async throws -> String {
-        let key = try await keys.signingKey(tenantID: tenant.tenant.id)
+        try await idToken(claims, accessToken: accessToken, tenant: tenant, key: try await keys.signingKey(tenantID: tenant.tenant.id))
+    }
+
+    /// As above, with the key already at hand.
+    func idToken(_ claims: IDTokenClaims, accessToken: String, tenant: ResolvedTenant, key: ES256KeyPair) async throws -> String {
         let issuedAt = Self.wholeSeconds(now())
         let lifetime = claims.lifetime ?? TimeInterval(tenant.tenant.policy.authorizationServer.accessTokenLifetimeSeconds)
         var payload: [String: JSONValue] = [

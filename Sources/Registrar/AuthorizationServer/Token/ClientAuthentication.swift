@@ -148,7 +148,8 @@ struct ClientAuthenticator: Sendable {
                 throw refusal
             }
         }
-        // Only a public client's grant may be spent in its lookup (`PlannedRefresh`).
+        // Only a public client's grant may be redeemed or spent in its lookup (`PlannedRedemption`,
+        // `PlannedRefresh`): a client that presents credentials is judged by them first.
         let read = presentation.method == .none ? credential : credential?.withoutSpending
         do {
             return try await verify(presentation, tenantID: tenantID, audiences: [tenant.issuer, tenant.issuer + "/token", endpoint],

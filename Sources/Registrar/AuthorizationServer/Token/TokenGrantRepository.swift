@@ -37,7 +37,8 @@ struct FoundAuthorizationCode: Sendable {
 /// client's lookup (`TokenGrantRepository.findClient(tenantID:clientID:afterChecking:alongWith:)`),
 /// so that a grant costs one round trip fewer. Nothing read is used before the client authenticated.
 enum GrantCredential: Sendable, Equatable {
-    case authorizationCode(hash: String)
+    /// With `redeem`, the statement also redeems the code when everything it checks allows.
+    case authorizationCode(hash: String, redeem: PlannedRedemption? = nil)
     /// With `spend`, the statement also spends the token when everything it checks allows.
     case refreshToken(hash: String, spend: PlannedRefresh? = nil)
 
@@ -48,17 +49,23 @@ enum GrantCredential: Sendable, Equatable {
     /// The same read with nothing spent: for a client that presented credentials, which only
     /// the grant may judge.
     var withoutSpending: GrantCredential {
-        if case .refreshToken(let hash, _?) = self { .refreshToken(hash: hash) } else { self }
+        switch self {
+        case .authorizationCode(let hash, _): .authorizationCode(hash: hash)
+        case .refreshToken(let hash, _): .refreshToken(hash: hash)
+        }
     }
 }
 
 /// What that statement read: the code or refresh token, nil when there is none in the tenant.
 enum GrantCredentialRead: Sendable {
     case authorizationCode(FoundAuthorizationCode?)
+    /// The statement redeemed the code as planned (it was read as `FoundAuthorizationCode`),
+    /// with what the redemption answered.
+    case authorizationCodeRedeemed(FoundAuthorizationCode, SpendingAnswer, PlannedRedemption)
     case refreshToken(StoredRefreshToken?)
     /// The statement spent the refresh token as planned (it was read as `StoredRefreshToken`),
     /// with what the spending answered.
-    case refreshTokenSpent(StoredRefreshToken, RefreshSpending, PlannedRefresh)
+    case refreshTokenSpent(StoredRefreshToken, SpendingAnswer, PlannedRefresh)
 }
 
 /// A public client's refresh grant as written before the client's lookup, so that the lookup
@@ -80,8 +87,30 @@ struct PlannedRefresh: Sendable, Equatable {
     let resources: [String]
 }
 
-/// What `registrar_spend_refresh_token` (sql/0020) answers.
-enum RefreshSpending: String, Sendable {
+/// A public client's code exchange as written before the client's lookup, as `PlannedRefresh`:
+/// the lookup statement redeems the code itself when the client is an active public client that
+/// registered the grant, the code is unconsumed, unexpired, the client's and of an active user,
+/// the verifier hashes to its challenge, the redirect URI follows RFC 6749 §4.1.3's rule and the
+/// resources asked for are among those granted (compared exactly). Those checks imply every check
+/// the exchange makes afterwards.
+struct PlannedRedemption: Sendable, Equatable {
+    let now: Date
+    let familyID: UUID
+    /// RFC 7636 §4.6: BASE64URL(SHA256(code_verifier)), compared with the code's challenge.
+    let challenge: String
+    let redirectURI: String?
+    let resources: [String]
+    /// The family's first refresh token, stored only when the client registered the refresh
+    /// grant; nil when the tenant does not allow it.
+    let refreshToken: String?
+    let refreshExpiresAt: Date
+    /// The family's absolute expiry when it gets a refresh token (else the access token's).
+    let absoluteExpiresAt: Date
+    let accessToken: PlannedAccessToken
+}
+
+/// What `registrar_redeem_authorization_code` and `registrar_spend_refresh_token` (sql/0020) answer.
+enum SpendingAnswer: String, Sendable {
     case issued, reused, refused, unknown
 }
 
@@ -168,6 +197,8 @@ protocol TokenGrantRepository: Sendable {
     func findRefreshToken(hash: String, tenantID: UUID) async throws -> StoredRefreshToken?
     /// RFC 9700 §4.14.2: ends the family of a rotated-out refresh token presented again.
     func revokeReplayedFamily(_ familyID: UUID, tenantID: UUID, now: Date) async throws
+    /// RFC 6749 §4.1.2: revokes what the code with this hash gave, when it is used again.
+    func revokeReplayedCode(hash: String, tenantID: UUID, now: Date) async throws
     /// The client's lookup after the limiter's checks, as `ClientRepository.find(tenantID:clientID:afterChecking:)`,
     /// with the grant's credential read in the same statement.
     func findClient(tenantID: UUID, clientID: String, afterChecking checks: [RateLimitCheck],
@@ -341,44 +372,61 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         }
     }
 
-    /// The client's lookup after the checks, and the grant's credential beside it, prepared once
-    /// per connection: the client's columns, the limiter's two, then the credential's row (NULL
-    /// where a check refused or there is none).
+    /// The client's lookup after the limiter's checks and the grant's credential beside it, with
+    /// the grant's writes when planned: the client's columns, two that say whether it is an
+    /// active public client that registered this grant (`spendable`) and the refresh grant
+    /// (`refreshable`), the limiter's two, the credential's row (NULL where a check refused or
+    /// there is none), then what the spending answered (NULL when not attempted). CASE evaluates
+    /// its condition first, so a code is redeemed or a token spent only when every check passed.
+    /// Parameters: the limiter's $1–$5, tenant $6, client $7, credential hash $8, then the plan's
+    /// (`appendRedemption`, `appendSpending`), $9 false when there is none.
     enum FindClientAndCode: PreparedSQL {
         static let runsOnTheCallersLoop = true
         static let name = "registrar_find_client_and_code"
-        static let sql = lookupAlong("registrar_find_authorization_code", codeColumns)
+        static let sql = lookupAlong("registrar_find_authorization_code", codeColumns, grant: "authorization_code", spending: """
+            CASE WHEN $9::boolean AND c.spendable AND g.client_id = $7 AND g.consumed_at IS NULL AND g.expires_at > $10
+                      AND g.status = 'active' AND g.code_challenge = $11
+                      AND CASE WHEN g.redirect_uri_sent THEN g.redirect_uri = $12 ELSE $12::text IS NULL OR g.redirect_uri = $12 END
+                      AND $13::text[] <@ g.resources
+                 THEN registrar_redeem_authorization_code(
+                          $6, $8, $7, $10, $14,
+                          CASE WHEN c.refreshable AND $15::text IS NOT NULL THEN $16::timestamptz ELSE $19::timestamptz END,
+                          CASE WHEN c.refreshable THEN $15::text END,
+                          CASE WHEN c.refreshable AND $15::text IS NOT NULL THEN $17::timestamptz END,
+                          $18, $19)
+            END
+            """)
     }
-    /// With the spending of `PlannedRefresh` (its parameters from $9; $9 false plans none): the
-    /// client's row gains one column, whether it is an active public client that registered the
-    /// refresh grant, and the row ends with what the spending answered (NULL when not attempted).
-    /// CASE evaluates its condition first, so the spending runs only when every check passed.
     enum FindClientAndRefreshToken: PreparedSQL {
         static let runsOnTheCallersLoop = true
         static let name = "registrar_find_client_and_refresh_token"
-        static let sql = """
-            SELECT c.*, l.refused, l.wait_milliseconds, g.*,
-                   CASE WHEN $9::boolean AND c.spendable AND g.client_id = $7 AND g.rotated_at IS NULL AND g.revoked_at IS NULL
-                             AND g.expires_at > $10 AND g.absolute_expires_at > $10 AND (g.user_id IS NULL OR g.status = 'active')
-                             AND ($15::text[] IS NULL OR $15::text[] <@ g.scopes) AND $16::text[] <@ g.resources
-                        THEN registrar_spend_refresh_token($6, $8, $7, $10, $11, LEAST(g.absolute_expires_at, $12::timestamptz), $13, $14)
-                   END AS spent
-            FROM \(PostgresRateLimiter.inOrder) l
-            LEFT JOIN LATERAL (SELECT \(PostgresClientRepository.columns),
-                                      token_endpoint_auth_method = 'none' AND status = 'active'
-                                          AND coalesce(metadata -> 'grant_types' ? 'refresh_token', false) AS spendable
-                               FROM registrar_find_client($6, $7)) c ON l.refused = 0
-            LEFT JOIN LATERAL (SELECT \(refreshTokenColumns) FROM registrar_find_refresh_token($6, $8)) g ON l.refused = 0
-            """
+        static let sql = lookupAlong("registrar_find_refresh_token", refreshTokenColumns, grant: "refresh_token", spending: """
+            CASE WHEN $9::boolean AND c.spendable AND g.client_id = $7 AND g.rotated_at IS NULL AND g.revoked_at IS NULL
+                      AND g.expires_at > $10 AND g.absolute_expires_at > $10 AND (g.user_id IS NULL OR g.status = 'active')
+                      AND ($15::text[] IS NULL OR $15::text[] <@ g.scopes) AND $16::text[] <@ g.resources
+                 THEN registrar_spend_refresh_token($6, $8, $7, $10, $11, LEAST(g.absolute_expires_at, $12::timestamptz), $13, $14)
+            END
+            """)
     }
 
-    static func lookupAlong(_ credentialFunction: String, _ credentialColumns: String) -> String {
-        """
-        SELECT c.*, l.refused, l.wait_milliseconds, g.*
-        FROM \(PostgresRateLimiter.inOrder) l
-        LEFT JOIN LATERAL (SELECT \(PostgresClientRepository.columns) FROM registrar_find_client($6, $7)) c ON l.refused = 0
-        LEFT JOIN LATERAL (SELECT \(credentialColumns) FROM \(credentialFunction)($6, $8)) g ON l.refused = 0
-        """
+    /// Columns the client's row has beyond `PostgresClientRepository.columns` in these lookups.
+    static let extraClientColumns = 2
+
+    /// A client registered `grant` when its `grant_types` lists it, or, for the authorization
+    /// code, when it has no list (the metadata's default, as `ClientMetadata` reads it).
+    static func lookupAlong(_ credentialFunction: String, _ credentialColumns: String, grant: String, spending: String) -> String {
+        let registers = grant == "authorization_code"
+            ? "(jsonb_typeof(metadata -> 'grant_types') IS DISTINCT FROM 'array' OR metadata -> 'grant_types' ? 'authorization_code')"
+            : "(jsonb_typeof(metadata -> 'grant_types') = 'array' AND metadata -> 'grant_types' ? '\(grant)')"
+        return """
+            SELECT c.*, l.refused, l.wait_milliseconds, g.*, \(spending) AS spent
+            FROM \(PostgresRateLimiter.inOrder) l
+            LEFT JOIN LATERAL (SELECT \(PostgresClientRepository.columns),
+                                      token_endpoint_auth_method = 'none' AND status = 'active' AND \(registers) AS spendable,
+                                      (jsonb_typeof(metadata -> 'grant_types') = 'array' AND metadata -> 'grant_types' ? 'refresh_token') AS refreshable
+                               FROM registrar_find_client($6, $7)) c ON l.refused = 0
+            LEFT JOIN LATERAL (SELECT \(credentialColumns) FROM \(credentialFunction)($6, $8)) g ON l.refused = 0
+            """
     }
 
     func findClient(tenantID: UUID, clientID: String, afterChecking checks: [RateLimitCheck],
@@ -387,19 +435,17 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         binds.append(tenantID)
         binds.append(clientID)
         let rows: [PostgresRow]
-        // The refresh lookup's client row has one column more (`spendable`).
-        let clientColumns: Int
         switch credential {
-        case .authorizationCode(let hash):
+        case .authorizationCode(let hash, let redeem):
             binds.append(hash)
-            clientColumns = PostgresClientRepository.columnCount
+            Self.appendRedemption(redeem, to: &binds)
             rows = try await database.execute(FindClientAndCode.self, binds)
         case .refreshToken(let hash, let spend):
             binds.append(hash)
             Self.appendSpending(spend, to: &binds)
-            clientColumns = PostgresClientRepository.columnCount + 1
             rows = try await database.execute(FindClientAndRefreshToken.self, binds)
         }
+        let clientColumns = PostgresClientRepository.columnCount + Self.extraClientColumns
         guard let row = rows.first else {
             return (nil, credential.isAuthorizationCode ? .authorizationCode(nil) : .refreshToken(nil))
         }
@@ -411,19 +457,40 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         let start = clientColumns + 2
         let present = cells[start].bytes != nil
         switch credential {
-        case .authorizationCode:
-            return (client, .authorizationCode(present ? try Self.decodeCode(cells, from: start) : nil))
+        case .authorizationCode(_, let redeem):
+            guard present else { return (client, .authorizationCode(nil)) }
+            let code = try Self.decodeCode(cells, from: start)
+            guard let redeem, let answer = try cells[start + Self.codeColumnCount].decode(String?.self) else {
+                return (client, .authorizationCode(code))
+            }
+            return (client, .authorizationCodeRedeemed(code, SpendingAnswer(rawValue: answer) ?? .unknown, redeem))
         case .refreshToken(_, let spend):
             guard present else { return (client, .refreshToken(nil)) }
             let token = try Self.decodeRefreshToken(cells, from: start)
             guard let spend, let answer = try cells[start + Self.refreshTokenColumnCount].decode(String?.self) else {
                 return (client, .refreshToken(token))
             }
-            return (client, .refreshTokenSpent(token, RefreshSpending(rawValue: answer) ?? .unknown, spend))
+            return (client, .refreshTokenSpent(token, SpendingAnswer(rawValue: answer) ?? .unknown, spend))
         }
     }
 
     static let refreshTokenColumnCount = refreshTokenColumns.split(separator: ",").count
+    static let codeColumnCount = codeColumns.split(separator: ",").count
+
+    /// Parameters $9 to $19 of `FindClientAndCode`: the planned redemption, or none.
+    static func appendRedemption(_ redeem: PlannedRedemption?, to binds: inout PostgresBindings) {
+        binds.append(redeem != nil)
+        binds.append(redeem?.now)
+        binds.append(redeem?.challenge)
+        binds.append(redeem?.redirectURI)
+        binds.append(redeem?.resources ?? [])
+        binds.append(redeem?.familyID)
+        binds.append(redeem?.refreshToken.map(OpaqueToken.hash))
+        binds.append(redeem?.absoluteExpiresAt)
+        binds.append(redeem?.refreshExpiresAt)
+        binds.append(redeem?.accessToken.jti)
+        binds.append(redeem?.accessToken.expiresAt)
+    }
 
     /// Parameters $9 to $16 of `FindClientAndRefreshToken`: the planned spending, or none.
     static func appendSpending(_ spend: PlannedRefresh?, to binds: inout PostgresBindings) {
@@ -464,6 +531,10 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
 
     func revokeReplayedFamily(_ familyID: UUID, tenantID: UUID, now: Date) async throws {
         try await revokeFamily(of: .refreshToken(familyID), reason: .refreshTokenReuse, tenantID: tenantID, now: now)
+    }
+
+    func revokeReplayedCode(hash: String, tenantID: UUID, now: Date) async throws {
+        try await revokeFamily(of: .authorizationCode(hash), reason: .authorizationCodeReuse, tenantID: tenantID, now: now)
     }
 
     func findRefreshToken(hash: String, tenantID: UUID) async throws -> StoredRefreshToken? {

@@ -34,13 +34,14 @@ struct TokenGrants: Sendable {
     }
 
     /// The code or refresh token a grant presents, when well formed: what the client's lookup
-    /// reads beside the client, so that the grant needs no statement of its own to find it. A
-    /// refresh token comes with the grant's writes planned, for the lookup to spend it if the
-    /// client turns out to be public (`PlannedRefresh`).
+    /// reads beside the client, so that the grant needs no statement of its own to find it. The
+    /// grant's writes come planned, for the lookup to redeem the code or spend the refresh token
+    /// itself if the client turns out to be public (`PlannedRedemption`, `PlannedRefresh`).
     func credential(of grantType: GrantType, in form: FormBody, tenant: ResolvedTenant) async -> GrantCredential? {
         switch grantType {
         case .authorizationCode:
-            return form["code"].flatMap { OpaqueToken.isWellFormed($0, prefix: OpaqueToken.authorizationCodePrefix) ? .authorizationCode(hash: OpaqueToken.hash($0)) : nil }
+            guard let code = form["code"], OpaqueToken.isWellFormed(code, prefix: OpaqueToken.authorizationCodePrefix) else { return nil }
+            return .authorizationCode(hash: OpaqueToken.hash(code), redeem: await plannedRedemption(form, tenant: tenant))
         case .refreshToken:
             guard let presented = form["refresh_token"], OpaqueToken.isWellFormed(presented, prefix: OpaqueToken.refreshTokenPrefix) else { return nil }
             return .refreshToken(hash: OpaqueToken.hash(presented), spend: await plannedRefresh(form, tenant: tenant))
@@ -53,8 +54,8 @@ struct TokenGrants: Sendable {
     /// its lookup (a malformed scope, a grant the tenant no longer allows, no signing key at
     /// hand), which then takes the two-statement path and its answers.
     func plannedRefresh(_ form: FormBody, tenant: ResolvedTenant) async -> PlannedRefresh? {
-        guard (try? await signingKeys.signingKey(tenantID: tenant.tenant.id)) != nil else { return nil }
-        return Self.plannedRefresh(form, policy: tenant.tenant.policy, at: now(), accessToken: issuer.plan(tenant: tenant))
+        guard let key = try? await signingKeys.signingKey(tenantID: tenant.tenant.id) else { return nil }
+        return Self.plannedRefresh(form, policy: tenant.tenant.policy, at: now(), accessToken: issuer.plan(tenant: tenant, key: key))
     }
 
     static func plannedRefresh(_ form: FormBody, policy: RegistrationPolicy, at: Date, accessToken: PlannedAccessToken) -> PlannedRefresh? {
@@ -64,6 +65,24 @@ struct TokenGrants: Sendable {
         return PlannedRefresh(now: at, successor: OpaqueToken.refreshToken(),
                               idleExpiresAt: at.addingTimeInterval(TimeInterval(policy.authorizationServer.refreshTokenLifetimeSeconds)),
                               accessToken: accessToken, scopes: scopes, resources: form.all("resource"))
+    }
+
+    /// What a public client's code exchange would write; nil where it cannot be decided in the
+    /// lookup (no or a malformed verifier, a grant the tenant no longer allows, no signing key).
+    func plannedRedemption(_ form: FormBody, tenant: ResolvedTenant) async -> PlannedRedemption? {
+        guard let key = try? await signingKeys.signingKey(tenantID: tenant.tenant.id) else { return nil }
+        return Self.plannedRedemption(form, policy: tenant.tenant.policy, at: now(), accessToken: issuer.plan(tenant: tenant, key: key))
+    }
+
+    static func plannedRedemption(_ form: FormBody, policy: RegistrationPolicy, at: Date, accessToken: PlannedAccessToken) -> PlannedRedemption? {
+        guard policy.grantTypes.contains(.authorizationCode), let verifier = form["code_verifier"], PKCE.isValidVerifier(verifier) else { return nil }
+        let settings = policy.authorizationServer
+        let absolute = at.addingTimeInterval(TimeInterval(settings.refreshTokenAbsoluteLifetimeSeconds))
+        return PlannedRedemption(now: at, familyID: UUID(), challenge: PKCE.challenge(for: verifier), redirectURI: form["redirect_uri"],
+                                 resources: form.all("resource"),
+                                 refreshToken: policy.grantTypes.contains(.refreshToken) ? OpaqueToken.refreshToken() : nil,
+                                 refreshExpiresAt: min(absolute, at.addingTimeInterval(TimeInterval(settings.refreshTokenLifetimeSeconds))),
+                                 absoluteExpiresAt: absolute, accessToken: accessToken)
     }
 
     // MARK: - authorization_code
@@ -80,6 +99,9 @@ struct TokenGrants: Sendable {
         guard OpaqueToken.isWellFormed(code, prefix: OpaqueToken.authorizationCodePrefix) else { throw Self.invalidCode }
         let redirectURI = form["redirect_uri"]
         let requestedResources = form.all("resource")
+        if case .authorizationCodeRedeemed(let found, let answer, let plan)? = client.credential {
+            return try await redeemed(found.code, answer, plan: plan, code: code, verifier: verifier, client: client, tenant: tenant)
+        }
         let settings = tenant.tenant.policy.authorizationServer
         let refresh = Self.issuesRefreshTokens(to: client.client, policy: tenant.tenant.policy)
         let at = now()
@@ -93,32 +115,12 @@ struct TokenGrants: Sendable {
         }
         guard let found else { throw Self.invalidCode }
         let outcome = try await grants.redeemCode(found, hash: hash, tenantID: tenant.tenant.id, now: at) { stored in
-            // RFC 6749 §4.1.3: the code was issued to this client, is unexpired, and the
-            // redirect URI matches the one it was issued for.
-            guard stored.clientID == clientID, stored.expiresAt > at, stored.user.isActive else { throw Self.invalidCode }
-            if stored.redirectURISent {
-                // "REQUIRED, if the redirect_uri parameter was included in the authorization
-                // request …, and their values MUST be identical."
-                guard redirectURI == stored.redirectURI else { throw Self.invalidCode }
-            } else if let redirectURI, redirectURI != stored.redirectURI {
-                throw Self.invalidCode
-            }
-            // RFC 7636 §4.6: the verifier must hash to the challenge sent at /authorize.
-            guard PKCE.verifies(verifier, challenge: stored.codeChallenge) else {
-                throw OAuthError(.invalidGrant, "the code_verifier does not match the code_challenge (RFC 7636 §4.6)")
-            }
-            // RFC 8707 §2.2: `resource` at the token endpoint picks among the resources the
-            // code was granted for; it cannot add one.
-            let audiences = try Self.narrow(requestedResources, within: stored.resources)
+            let audiences = try Self.check(stored, clientID: clientID, at: at, redirectURI: redirectURI, verifier: verifier,
+                                           resources: requestedResources)
             let access = try await issuer.accessToken(
                 AccessTokenClaims(subject: Self.subject(stored.user.userID), clientID: clientID, audiences: audiences,
                                   scopes: stored.scopes, authTime: stored.authTime), tenant: tenant)
-            var idToken: String?
-            if stored.scopes.contains("openid") {
-                idToken = try await issuer.idToken(Self.idTokenClaims(for: stored.user, clientID: clientID, scopes: stored.scopes,
-                                                                      authTime: stored.authTime, nonce: stored.nonce),
-                                                   accessToken: access.token, tenant: tenant)
-            }
+            let idToken = try await issuer.idToken(ofCode: stored, clientID: clientID, accessToken: access.token, tenant: tenant)
             let absoluteExpiry = refresh ? at.addingTimeInterval(TimeInterval(settings.refreshTokenAbsoluteLifetimeSeconds)) : access.expiresAt
             let refreshToken = refresh ? OpaqueToken.refreshToken() : nil
             let record = CodeExchangeRecord(
@@ -136,6 +138,57 @@ struct TokenGrants: Sendable {
         case .reused: throw ReuseDetected(credential: .authorizationCode)
         case .issued(let response): return response
         }
+    }
+
+    /// Every check of a code before it is redeemed; the audiences of the access token.
+    static func check(_ stored: StoredAuthorizationCode, clientID: String, at: Date, redirectURI: String?, verifier: String,
+                      resources: [String]) throws -> [String] {
+        // RFC 6749 §4.1.3: the code was issued to this client, is unexpired, and the
+        // redirect URI matches the one it was issued for.
+        guard stored.clientID == clientID, stored.expiresAt > at, stored.user.isActive else { throw Self.invalidCode }
+        if stored.redirectURISent {
+            // "REQUIRED, if the redirect_uri parameter was included in the authorization
+            // request …, and their values MUST be identical."
+            guard redirectURI == stored.redirectURI else { throw Self.invalidCode }
+        } else if let redirectURI, redirectURI != stored.redirectURI {
+            throw Self.invalidCode
+        }
+        // RFC 7636 §4.6: the verifier must hash to the challenge sent at /authorize.
+        guard PKCE.verifies(verifier, challenge: stored.codeChallenge) else {
+            throw OAuthError(.invalidGrant, "the code_verifier does not match the code_challenge (RFC 7636 §4.6)")
+        }
+        // RFC 8707 §2.2: `resource` at the token endpoint picks among the resources the
+        // code was granted for; it cannot add one.
+        return try Self.narrow(resources, within: stored.resources)
+    }
+
+    /// A code the client's lookup redeemed as `plan` said (a public client's exchange in one
+    /// statement). As for refresh tokens (`spent`), the lookup redeemed it only where `check`
+    /// passes, and the answer is the check's.
+    func redeemed(_ stored: StoredAuthorizationCode, _ answer: SpendingAnswer, plan: PlannedRedemption, code: String, verifier: String,
+                  client: Client, tenant: ResolvedTenant) async throws -> TokenResponse {
+        switch answer {
+        case .issued:
+            break
+        case .reused:
+            // Consumed between the lookup's read and its redemption: a second use (RFC 6749 §4.1.2).
+            try await grants.revokeReplayedCode(hash: OpaqueToken.hash(code), tenantID: tenant.tenant.id, now: plan.now)
+            throw ReuseDetected(credential: .authorizationCode)
+        case .refused, .unknown:
+            throw Self.invalidCode
+        }
+        let clientID = client.client.clientID
+        let audiences = try Self.check(stored, clientID: clientID, at: plan.now, redirectURI: plan.redirectURI, verifier: verifier,
+                                       resources: plan.resources)
+        let access = try await issuer.accessToken(
+            AccessTokenClaims(subject: Self.subject(stored.user.userID), clientID: clientID, audiences: audiences,
+                              scopes: stored.scopes, authTime: stored.authTime), tenant: tenant, as: plan.accessToken)
+        let idToken = try await issuer.idToken(ofCode: stored, clientID: clientID, accessToken: access.token, tenant: tenant,
+                                               key: plan.accessToken.key)
+        // The lookup stored the refresh token exactly when the client registered the grant and the tenant allows it.
+        let refresh = Self.issuesRefreshTokens(to: client.client, policy: tenant.tenant.policy)
+        return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, scopes: stored.scopes,
+                             refreshToken: refresh ? plan.refreshToken : nil, idToken: idToken)
     }
 
     static func idTokenClaims(for user: TokenSubject, clientID: String, scopes: [String], authTime: Date?, nonce: String?) -> IDTokenClaims {
@@ -230,7 +283,7 @@ struct TokenGrants: Sendable {
     /// statement). The lookup spent it only where `check` passes; should the two ever disagree,
     /// the answer is still the check's, and the family ends at the next use of the rotated-out
     /// token (nobody holds the successor).
-    func spent(_ stored: StoredRefreshToken, _ spending: RefreshSpending, plan: PlannedRefresh, client: Client,
+    func spent(_ stored: StoredRefreshToken, _ spending: SpendingAnswer, plan: PlannedRefresh, client: Client,
                tenant: ResolvedTenant) async throws -> TokenResponse {
         switch spending {
         case .issued:
@@ -286,5 +339,17 @@ struct TokenGrants: Sendable {
             AccessTokenClaims(subject: client.client.clientID, clientID: client.client.clientID, audiences: audiences, scopes: scopes),
             tenant: tenant)
         return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, scopes: scopes, refreshToken: nil, idToken: nil)
+    }
+}
+
+extension AccessTokenIssuer {
+    /// The ID token issued beside an access token when the code granted `openid` (OIDC Core §3.1.3.3).
+    /// `key`: the one the grant planned with, else the tenant's current key.
+    func idToken(ofCode stored: StoredAuthorizationCode, clientID: String, accessToken: String, tenant: ResolvedTenant,
+                 key: ES256KeyPair? = nil) async throws -> String? {
+        guard stored.scopes.contains("openid") else { return nil }
+        let claims = TokenGrants.idTokenClaims(for: stored.user, clientID: clientID, scopes: stored.scopes, authTime: stored.authTime, nonce: stored.nonce)
+        if let key { return try await idToken(claims, accessToken: accessToken, tenant: tenant, key: key) }
+        return try await idToken(claims, accessToken: accessToken, tenant: tenant)
     }
 }
