@@ -183,7 +183,7 @@ struct TokenGrantLookupTests {
     /// and the client asking, after changing what it must.
     enum Unspendable: String, CaseIterable, Sendable {
         case widerScope, resourceNotGranted, resourceInAnotherCase, expired, anotherClient, disabledClient, disabledUser,
-             confidentialClient, notPlanned
+             confidentialClient, metadataOfAnotherMethod, notPlanned
     }
 
     @Test("The lookup spends nothing when any of its checks fails, and reads the token as without a plan", arguments: Unspendable.allCases)
@@ -205,6 +205,12 @@ struct TokenGrantLookupTests {
             case .disabledClient: try await F.execute(tenant, "UPDATE clients SET status = 'disabled' WHERE client_id = '\(client.clientID)'")
             case .disabledUser: try await F.execute(tenant, "UPDATE users SET status = 'disabled'")
             case .confidentialClient: break
+            case .metadataOfAnotherMethod:
+                // A row whose column and metadata disagree (hand-edited): the client is judged by its metadata.
+                try await F.execute(tenant, """
+                    UPDATE clients SET metadata = jsonb_set(metadata, '{token_endpoint_auth_method}', '"private_key_jwt"')
+                    WHERE client_id = '\(client.clientID)'
+                    """)
             case .notPlanned: plan = nil
             }
             try await TestEnvironment.withDatabase { [asking, plan] database in
@@ -309,7 +315,7 @@ struct TokenGrantLookupTests {
 
     enum Unredeemable: String, CaseIterable, Sendable {
         case wrongVerifier, otherRedirect, redirectOmitted, resourceNotGranted, resourceInAnotherCase, expired, anotherClient,
-             disabledClient, disabledUser, consumed, confidentialClient, notPlanned
+             disabledClient, disabledUser, consumed, confidentialClient, unreadableMetadata, notPlanned
     }
 
     @Test("The lookup redeems nothing when any of its checks fails, and reads the code as without a plan", arguments: Unredeemable.allCases)
@@ -334,6 +340,8 @@ struct TokenGrantLookupTests {
             case .disabledClient: try await F.execute(tenant, "UPDATE clients SET status = 'disabled' WHERE client_id = '\(client.clientID)'")
             case .disabledUser: try await F.execute(tenant, "UPDATE users SET status = 'disabled'")
             case .consumed: try await F.execute(tenant, "UPDATE authorization_codes SET consumed_at = now()")
+            case .unreadableMetadata:
+                try await F.execute(tenant, "UPDATE clients SET metadata = metadata - 'redirect_uris' WHERE client_id = '\(client.clientID)'")
             case .confidentialClient: break
             case .notPlanned: plan = nil
             }

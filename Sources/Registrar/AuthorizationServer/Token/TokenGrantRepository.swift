@@ -413,7 +413,9 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     static let extraClientColumns = 2
 
     /// A client registered `grant` when its `grant_types` lists it, or, for the authorization
-    /// code, when it has no list (the metadata's default, as `ClientMetadata` reads it).
+    /// code, when it has no list (the metadata's default, as `ClientMetadata` reads it). The
+    /// method is asked of the column and of the metadata, which the client is judged by, and a
+    /// row whose metadata could not be read as a client (no `redirect_uris` list) spends nothing.
     static func lookupAlong(_ credentialFunction: String, _ credentialColumns: String, grant: String, spending: String) -> String {
         let registers = grant == "authorization_code"
             ? "(jsonb_typeof(metadata -> 'grant_types') IS DISTINCT FROM 'array' OR metadata -> 'grant_types' ? 'authorization_code')"
@@ -422,7 +424,8 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
             SELECT c.*, l.refused, l.wait_milliseconds, g.*, \(spending) AS spent
             FROM \(PostgresRateLimiter.inOrder) l
             LEFT JOIN LATERAL (SELECT \(PostgresClientRepository.columns),
-                                      token_endpoint_auth_method = 'none' AND status = 'active' AND \(registers) AS spendable,
+                                      token_endpoint_auth_method = 'none' AND metadata ->> 'token_endpoint_auth_method' = 'none'
+                                          AND jsonb_typeof(metadata -> 'redirect_uris') = 'array' AND status = 'active' AND \(registers) AS spendable,
                                       (jsonb_typeof(metadata -> 'grant_types') = 'array' AND metadata -> 'grant_types' ? 'refresh_token') AS refreshable
                                FROM registrar_find_client($6, $7)) c ON l.refused = 0
             LEFT JOIN LATERAL (SELECT \(credentialColumns) FROM \(credentialFunction)($6, $8)) g ON l.refused = 0
