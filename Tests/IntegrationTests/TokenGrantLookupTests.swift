@@ -355,4 +355,27 @@ struct TokenGrantLookupTests {
             #expect(try await F.count(tenant, "token_families") == 0, "\(reason) redeemed the code")
         }
     }
+
+    @Test("A NUL byte in resource or redirect_uri is answered as any other mismatch, never by a failed lookup", arguments: ["resource", "redirect_uri"])
+    func nulBytesAreAnsweredAsMismatches(_ parameter: String) async throws {
+        let tenant = try await F.tenant()
+        try await AdminFixture.run { server in
+            let client = try await F.publicClient(server, tenant)
+            let (response, _) = try await F.tokens(server, tenant, client, redirect: F.publicRedirect)
+            let token = try #require(response["refresh_token"]?.stringValue)
+            if parameter == "resource" {
+                F.expectError(try await F.refresh(server, tenant, client, token, extra: [("resource", "https://a.example\u{0}")]), .invalidTarget)
+            }
+            let bound = F.code(for: client, user: try await F.createUser(tenant), tenant: tenant, redirect: F.publicRedirect)
+            let code = try await F.issue(bound, tenant: tenant)
+            let extra = parameter == "resource" ? [("resource", "https://a.example\u{0}")] : []
+            var sent = bound
+            if parameter == "redirect_uri" { sent.redirectURI = F.publicRedirect + "\u{0}" }
+            let reply = try await F.exchange(server, tenant, client, code: code, sent, extra: extra)
+            F.expectError(reply, parameter == "resource" ? .invalidTarget : .invalidGrant)
+            // The refresh token and the code are still usable.
+            #expect(try await F.refresh(server, tenant, client, token).status == .ok)
+            #expect(try await F.exchange(server, tenant, client, code: code, bound).status == .ok)
+        }
+    }
 }

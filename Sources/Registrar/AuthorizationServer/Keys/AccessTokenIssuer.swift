@@ -13,9 +13,6 @@ struct PlannedAccessToken: Sendable, Equatable {
     static func == (lhs: Self, rhs: Self) -> Bool {
         (lhs.jti, lhs.issuedAt, lhs.expiresAt, lhs.key?.kid) == (rhs.jti, rhs.issuedAt, rhs.expiresAt, rhs.key?.kid)
     }
-
-    /// What a family records of the token.
-    var recorded: RecordedAccessToken { RecordedAccessToken(jti: jti, expiresAt: expiresAt) }
 }
 
 /// Signs the tenant's tokens with its current ES256 key: access tokens per RFC 9068 and ID

@@ -300,7 +300,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
                                  _ exchange: @escaping @Sendable (StoredAuthorizationCode) async throws -> (CodeExchangeRecord, T)) async throws -> CodeRedemption<T> {
         if found.consumed {
             // RFC 6749 §4.1.2: a code used twice is refused and what it gave is revoked.
-            try await revokeFamily(of: .authorizationCode(hash), reason: .authorizationCodeReuse, tenantID: tenantID, now: now)
+            try await revokeReplayedCode(hash: hash, tenantID: tenantID, now: now)
             return .reused
         }
         let code = found.code
@@ -319,7 +319,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         case "issued":
             return .issued(result)
         case "reused":
-            try await revokeFamily(of: .authorizationCode(hash), reason: .authorizationCodeReuse, tenantID: tenantID, now: now)
+            try await revokeReplayedCode(hash: hash, tenantID: tenantID, now: now)
             return .reused
         default:
             return .unknown
@@ -345,7 +345,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         if token.rotatedAt != nil {
             // RFC 9700 §4.14.2: a rotated-out token presented again means one of two parties
             // holds a stolen copy; the server cannot tell which, so the family ends.
-            try await revokeFamily(of: .refreshToken(token.familyID), reason: .refreshTokenReuse, tenantID: tenantID, now: now)
+            try await revokeReplayedFamily(token.familyID, tenantID: tenantID, now: now)
             return .reused
         }
         let (record, result) = try await exchange(token)
@@ -365,7 +365,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         case "issued":
             return .issued(result)
         case "reused":
-            try await revokeFamily(of: .refreshToken(token.familyID), reason: .refreshTokenReuse, tenantID: tenantID, now: now)
+            try await revokeReplayedFamily(token.familyID, tenantID: tenantID, now: now)
             return .reused
         default:
             return .unknown
@@ -383,7 +383,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     enum FindClientAndCode: PreparedSQL {
         static let runsOnTheCallersLoop = true
         static let name = "registrar_find_client_and_code"
-        static let sql = lookupAlong("registrar_find_authorization_code", codeColumns, grant: "authorization_code", spending: """
+        static let sql = lookupAlong("registrar_find_authorization_code", codeColumns, grant: .authorizationCode, spending: """
             CASE WHEN $9::boolean AND c.spendable AND g.client_id = $7 AND g.consumed_at IS NULL AND g.expires_at > $10
                       AND g.status = 'active' AND g.code_challenge = $11
                       AND CASE WHEN g.redirect_uri_sent THEN g.redirect_uri = $12 ELSE $12::text IS NULL OR g.redirect_uri = $12 END
@@ -400,7 +400,7 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     enum FindClientAndRefreshToken: PreparedSQL {
         static let runsOnTheCallersLoop = true
         static let name = "registrar_find_client_and_refresh_token"
-        static let sql = lookupAlong("registrar_find_refresh_token", refreshTokenColumns, grant: "refresh_token", spending: """
+        static let sql = lookupAlong("registrar_find_refresh_token", refreshTokenColumns, grant: .refreshToken, spending: """
             CASE WHEN $9::boolean AND c.spendable AND g.client_id = $7 AND g.rotated_at IS NULL AND g.revoked_at IS NULL
                       AND g.expires_at > $10 AND g.absolute_expires_at > $10 AND (g.user_id IS NULL OR g.status = 'active')
                       AND ($15::text[] IS NULL OR $15::text[] <@ g.scopes) AND $16::text[] <@ g.resources
@@ -416,17 +416,21 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
     /// code, when it has no list (the metadata's default, as `ClientMetadata` reads it). The
     /// method is asked of the column and of the metadata, which the client is judged by, and a
     /// row whose metadata could not be read as a client (no `redirect_uris` list) spends nothing.
-    static func lookupAlong(_ credentialFunction: String, _ credentialColumns: String, grant: String, spending: String) -> String {
-        let registers = grant == "authorization_code"
-            ? "(jsonb_typeof(metadata -> 'grant_types') IS DISTINCT FROM 'array' OR metadata -> 'grant_types' ? 'authorization_code')"
-            : "(jsonb_typeof(metadata -> 'grant_types') = 'array' AND metadata -> 'grant_types' ? '\(grant)')"
+    static func lookupAlong(_ credentialFunction: String, _ credentialColumns: String, grant: GrantType, spending: String) -> String {
+        let refreshable = "(jsonb_typeof(metadata -> 'grant_types') = 'array' AND metadata -> 'grant_types' ? 'refresh_token')"
+        let registers = switch grant {
+        case .authorizationCode:
+            "(jsonb_typeof(metadata -> 'grant_types') IS DISTINCT FROM 'array' OR metadata -> 'grant_types' ? 'authorization_code')"
+        case .refreshToken: refreshable
+        case .clientCredentials: "false"
+        }
         return """
             SELECT c.*, l.refused, l.wait_milliseconds, g.*, \(spending) AS spent
             FROM \(PostgresRateLimiter.inOrder) l
             LEFT JOIN LATERAL (SELECT \(PostgresClientRepository.columns),
                                       token_endpoint_auth_method = 'none' AND metadata ->> 'token_endpoint_auth_method' = 'none'
                                           AND jsonb_typeof(metadata -> 'redirect_uris') = 'array' AND status = 'active' AND \(registers) AS spendable,
-                                      (jsonb_typeof(metadata -> 'grant_types') = 'array' AND metadata -> 'grant_types' ? 'refresh_token') AS refreshable
+                                      \(refreshable) AS refreshable
                                FROM registrar_find_client($6, $7)) c ON l.refused = 0
             LEFT JOIN LATERAL (SELECT \(credentialColumns) FROM \(credentialFunction)($6, $8)) g ON l.refused = 0
             """
@@ -463,18 +467,19 @@ struct PostgresTokenGrantRepository: TokenGrantRepository {
         case .authorizationCode(_, let redeem):
             guard present else { return (client, .authorizationCode(nil)) }
             let code = try Self.decodeCode(cells, from: start)
-            guard let redeem, let answer = try cells[start + Self.codeColumnCount].decode(String?.self) else {
-                return (client, .authorizationCode(code))
-            }
-            return (client, .authorizationCodeRedeemed(code, SpendingAnswer(rawValue: answer) ?? .unknown, redeem))
+            guard let redeem, let answer = try Self.answer(cells, at: start + Self.codeColumnCount) else { return (client, .authorizationCode(code)) }
+            return (client, .authorizationCodeRedeemed(code, answer, redeem))
         case .refreshToken(_, let spend):
             guard present else { return (client, .refreshToken(nil)) }
             let token = try Self.decodeRefreshToken(cells, from: start)
-            guard let spend, let answer = try cells[start + Self.refreshTokenColumnCount].decode(String?.self) else {
-                return (client, .refreshToken(token))
-            }
-            return (client, .refreshTokenSpent(token, SpendingAnswer(rawValue: answer) ?? .unknown, spend))
+            guard let spend, let answer = try Self.answer(cells, at: start + Self.refreshTokenColumnCount) else { return (client, .refreshToken(token)) }
+            return (client, .refreshTokenSpent(token, answer, spend))
         }
+    }
+
+    /// The `spent` column: nil when nothing was attempted.
+    static func answer(_ cells: PostgresRandomAccessRow, at index: Int) throws -> SpendingAnswer? {
+        try cells[index].decode(String?.self).map { SpendingAnswer(rawValue: $0) ?? .unknown }
     }
 
     static let refreshTokenColumnCount = refreshTokenColumns.split(separator: ",").count

@@ -41,41 +41,51 @@ struct TokenGrants: Sendable {
         switch grantType {
         case .authorizationCode:
             guard let code = form["code"], OpaqueToken.isWellFormed(code, prefix: OpaqueToken.authorizationCodePrefix) else { return nil }
-            return .authorizationCode(hash: OpaqueToken.hash(code), redeem: await plannedRedemption(form, tenant: tenant))
+            let redeem = await plannedAccessToken(tenant).flatMap {
+                Self.plannedRedemption(form, policy: tenant.tenant.policy, at: now(), accessToken: $0)
+            }
+            return .authorizationCode(hash: OpaqueToken.hash(code), redeem: redeem)
         case .refreshToken:
             guard let presented = form["refresh_token"], OpaqueToken.isWellFormed(presented, prefix: OpaqueToken.refreshTokenPrefix) else { return nil }
-            return .refreshToken(hash: OpaqueToken.hash(presented), spend: await plannedRefresh(form, tenant: tenant))
+            let spend = await plannedAccessToken(tenant).flatMap { Self.plannedRefresh(form, policy: tenant.tenant.policy, at: now(), accessToken: $0) }
+            return .refreshToken(hash: OpaqueToken.hash(presented), spend: spend)
         case .clientCredentials:
             return nil
         }
     }
 
-    /// What a public client's refresh grant would write; nil where the grant cannot be decided in
-    /// its lookup (a malformed scope, a grant the tenant no longer allows, no signing key at
-    /// hand), which then takes the two-statement path and its answers.
-    func plannedRefresh(_ form: FormBody, tenant: ResolvedTenant) async -> PlannedRefresh? {
+    /// The access token a planned grant will issue, with the key to sign it; nil without a key
+    /// at hand, and then nothing is planned (the two-statement path answers).
+    func plannedAccessToken(_ tenant: ResolvedTenant) async -> PlannedAccessToken? {
         guard let key = try? await signingKeys.signingKey(tenantID: tenant.tenant.id) else { return nil }
-        return Self.plannedRefresh(form, policy: tenant.tenant.policy, at: now(), accessToken: issuer.plan(tenant: tenant, key: key))
+        return issuer.plan(tenant: tenant, key: key)
     }
 
+    /// What a public client's refresh grant would write; nil where the grant cannot be decided in
+    /// its lookup (a malformed scope, a grant the tenant no longer allows), which then takes the
+    /// two-statement path and its answers.
     static func plannedRefresh(_ form: FormBody, policy: RegistrationPolicy, at: Date, accessToken: PlannedAccessToken) -> PlannedRefresh? {
         // `scope` omitted parses to nil (the scopes granted); only a malformed one stops the plan.
-        guard policy.grantTypes.contains(.refreshToken), case .success(let scopes) = Result(catching: { try ScopeParameter.parse(form["scope"]) })
+        guard policy.grantTypes.contains(.refreshToken), case .success(let scopes) = Result(catching: { try ScopeParameter.parse(form["scope"]) }),
+              isText(form.all("resource"))
         else { return nil }
         return PlannedRefresh(now: at, successor: OpaqueToken.refreshToken(),
                               idleExpiresAt: at.addingTimeInterval(TimeInterval(policy.authorizationServer.refreshTokenLifetimeSeconds)),
                               accessToken: accessToken, scopes: scopes, resources: form.all("resource"))
     }
 
-    /// What a public client's code exchange would write; nil where it cannot be decided in the
-    /// lookup (no or a malformed verifier, a grant the tenant no longer allows, no signing key).
-    func plannedRedemption(_ form: FormBody, tenant: ResolvedTenant) async -> PlannedRedemption? {
-        guard let key = try? await signingKeys.signingKey(tenantID: tenant.tenant.id) else { return nil }
-        return Self.plannedRedemption(form, policy: tenant.tenant.policy, at: now(), accessToken: issuer.plan(tenant: tenant, key: key))
+    /// Whether the values can be sent as PostgreSQL text, which holds no NUL. One that cannot
+    /// matches nothing stored, so the two-statement path answers it (`invalid_target`, `invalid_grant`).
+    static func isText(_ values: [String]) -> Bool {
+        values.allSatisfy { !$0.utf8.contains(0) }
     }
 
+    /// What a public client's code exchange would write; nil where it cannot be decided in the
+    /// lookup (no or a malformed verifier, a grant the tenant no longer allows).
     static func plannedRedemption(_ form: FormBody, policy: RegistrationPolicy, at: Date, accessToken: PlannedAccessToken) -> PlannedRedemption? {
-        guard policy.grantTypes.contains(.authorizationCode), let verifier = form["code_verifier"], PKCE.isValidVerifier(verifier) else { return nil }
+        guard policy.grantTypes.contains(.authorizationCode), let verifier = form["code_verifier"], PKCE.isValidVerifier(verifier),
+              isText(form.all("resource") + form.all("redirect_uri"))
+        else { return nil }
         let settings = policy.authorizationServer
         let absolute = at.addingTimeInterval(TimeInterval(settings.refreshTokenAbsoluteLifetimeSeconds))
         return PlannedRedemption(now: at, familyID: UUID(), challenge: PKCE.challenge(for: verifier), redirectURI: form["redirect_uri"],
@@ -117,9 +127,7 @@ struct TokenGrants: Sendable {
         let outcome = try await grants.redeemCode(found, hash: hash, tenantID: tenant.tenant.id, now: at) { stored in
             let audiences = try Self.check(stored, clientID: clientID, at: at, redirectURI: redirectURI, verifier: verifier,
                                            resources: requestedResources)
-            let access = try await issuer.accessToken(
-                AccessTokenClaims(subject: Self.subject(stored.user.userID), clientID: clientID, audiences: audiences,
-                                  scopes: stored.scopes, authTime: stored.authTime), tenant: tenant)
+            let access = try await issuer.accessToken(Self.accessClaims(stored, clientID: clientID, audiences: audiences), tenant: tenant)
             let idToken = try await issuer.idToken(ofCode: stored, clientID: clientID, accessToken: access.token, tenant: tenant)
             let absoluteExpiry = refresh ? at.addingTimeInterval(TimeInterval(settings.refreshTokenAbsoluteLifetimeSeconds)) : access.expiresAt
             let refreshToken = refresh ? OpaqueToken.refreshToken() : nil
@@ -138,6 +146,18 @@ struct TokenGrants: Sendable {
         case .reused: throw ReuseDetected(credential: .authorizationCode)
         case .issued(let response): return response
         }
+    }
+
+    /// What the access token of a code says (RFC 9068 §2.2).
+    static func accessClaims(_ stored: StoredAuthorizationCode, clientID: String, audiences: [String]) -> AccessTokenClaims {
+        AccessTokenClaims(subject: subject(stored.user.userID), clientID: clientID, audiences: audiences, scopes: stored.scopes,
+                          authTime: stored.authTime)
+    }
+
+    /// What the access token of a refresh says: the family's user, or the client for a family without one.
+    static func accessClaims(_ stored: StoredRefreshToken, clientID: String, scopes: [String], audiences: [String]) -> AccessTokenClaims {
+        AccessTokenClaims(subject: stored.user.map { subject($0.userID) } ?? clientID, clientID: clientID, audiences: audiences,
+                          scopes: scopes, authTime: stored.authTime)
     }
 
     /// Every check of a code before it is redeemed; the audiences of the access token.
@@ -180,9 +200,8 @@ struct TokenGrants: Sendable {
         let clientID = client.client.clientID
         let audiences = try Self.check(stored, clientID: clientID, at: plan.now, redirectURI: plan.redirectURI, verifier: verifier,
                                        resources: plan.resources)
-        let access = try await issuer.accessToken(
-            AccessTokenClaims(subject: Self.subject(stored.user.userID), clientID: clientID, audiences: audiences,
-                              scopes: stored.scopes, authTime: stored.authTime), tenant: tenant, as: plan.accessToken)
+        let access = try await issuer.accessToken(Self.accessClaims(stored, clientID: clientID, audiences: audiences), tenant: tenant,
+                                                  as: plan.accessToken)
         let idToken = try await issuer.idToken(ofCode: stored, clientID: clientID, accessToken: access.token, tenant: tenant,
                                                key: plan.accessToken.key)
         // The lookup stored the refresh token exactly when the client registered the grant and the tenant allows it.
@@ -241,9 +260,8 @@ struct TokenGrants: Sendable {
         guard let found else { throw Self.invalidRefreshToken }
         let outcome = try await grants.refresh(found, hash: hash, tenantID: tenant.tenant.id, now: at) { stored in
             let (scopes, audiences) = try Self.check(stored, clientID: clientID, at: at, scopes: requestedScopes, resources: requestedResources)
-            let access = try await issuer.accessToken(
-                AccessTokenClaims(subject: stored.user.map { Self.subject($0.userID) } ?? clientID, clientID: clientID,
-                                  audiences: audiences, scopes: scopes, authTime: stored.authTime), tenant: tenant)
+            let access = try await issuer.accessToken(Self.accessClaims(stored, clientID: clientID, scopes: scopes, audiences: audiences),
+                                                      tenant: tenant)
             let idleExpiry = min(stored.absoluteExpiresAt, at.addingTimeInterval(TimeInterval(settings.refreshTokenLifetimeSeconds)))
             let recorded = RecordedAccessToken(jti: access.jti, expiresAt: access.expiresAt)
             if rotate {
@@ -297,9 +315,8 @@ struct TokenGrants: Sendable {
         }
         let clientID = client.client.clientID
         let (scopes, audiences) = try Self.check(stored, clientID: clientID, at: plan.now, scopes: plan.scopes, resources: plan.resources)
-        let access = try await issuer.accessToken(
-            AccessTokenClaims(subject: stored.user.map { Self.subject($0.userID) } ?? clientID, clientID: clientID,
-                              audiences: audiences, scopes: scopes, authTime: stored.authTime), tenant: tenant, as: plan.accessToken)
+        let access = try await issuer.accessToken(Self.accessClaims(stored, clientID: clientID, scopes: scopes, audiences: audiences),
+                                                  tenant: tenant, as: plan.accessToken)
         return TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, scopes: scopes, refreshToken: plan.successor, idToken: nil)
     }
 
